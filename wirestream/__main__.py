@@ -1,0 +1,5 @@
+"""``python -m wirestream`` is the ``wirestream`` command."""
+
+from wirestream.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Fetch, format, start, stop and query a local single-node Kafka broker."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from wirestream.config import Settings
+
+log = logging.getLogger(__name__)
+
+_LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+"""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    answering: bool
+
+    def __str__(self) -> str:
+        state = "running" if self.running else "stopped"
+        answer = "answering" if self.answering else "not answering"
+        return f"broker {state} (pid {self.pid or '-'}) at {self.bootstrap}, {answer}"
+
+
+class LocalBroker:
+    """One broker+controller on 127.0.0.1; every method is safe to call twice."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.home: Path = self.settings.broker_home
+        self.port = self.settings.broker_port
+        self.controller_port = self.settings.broker_controller_port
+
+    # --- paths ---------------------------------------------------------------------
+    @property
+    def libs(self) -> Path:
+        return self.home / "libs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / f"data-{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / f"broker-{self.port}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / f"broker-{self.port}.log"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # --- fetch -------------------------------------------------------------------------
+    def fetch(self) -> Path:
+        """Copy the broker jars from Maven Central into ``libs`` (skipped when already there)."""
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return self.libs
+        if shutil.which("mvn") is None:
+            raise RuntimeError("Maven (mvn) is needed to fetch the Kafka jars; install it (apt-get install maven)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        pom = self.home / "pom.xml"
+        pom.write_text(resources.files("wirestream.broker").joinpath("pom.xml").read_text())
+        log.info("fetching Kafka jars from Maven Central into %s", self.libs)
+        subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={self.libs}"],
+            check=True,
+        )
+        marker.touch()
+        return self.libs
+
+    # --- configuration and storage ---------------------------------------------------------------
+    def _write_config(self) -> Path:
+        config = self.home / f"server-{self.port}.properties"
+        template = resources.files("wirestream.broker").joinpath("server.properties").read_text()
+        config.write_text(
+            template.format(
+                port=self.port,
+                controller_port=self.controller_port,
+                data_dir=self.data_dir,
+                partitions=self.settings.partitions,
+            )
+        )
+        (self.home / "log4j2.properties").write_text(_LOG4J2.format(log_file=self.home / "kafka-server.log"))
+        return config
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        return [
+            "java",
+            f"-Xmx{self.settings.broker_heap}",
+            "-Xms128m",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
+        ]
+
+    def format(self, config: Path) -> None:
+        """Format KRaft storage once; a formatted data directory is left as it is."""
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        # A PID can be reused by another program after a reboot; make sure it is our JVM.
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return pid
+        return pid if b"kafka.Kafka" in cmdline else None
+
+    def answering(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def status(self) -> BrokerStatus:
+        pid = self.pid()
+        return BrokerStatus(pid is not None, pid, self.bootstrap, self.answering())
+
+    def start(self, timeout_s: float = 90.0) -> BrokerStatus:
+        """Fetch, format and start the broker, then wait until it serves metadata."""
+        if self.pid() is not None:
+            self.wait_ready(timeout_s)
+            return self.status()
+        if self.answering():
+            raise RuntimeError(f"port {self.port} is taken by another program; set WIRESTREAM_BROKER_PORT")
+        self.fetch()
+        config = self._write_config()
+        self.format(config)
+        with open(self.log_file, "ab") as out:
+            process = subprocess.Popen(
+                self._java("kafka.Kafka", str(config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        try:
+            self.wait_ready(timeout_s, process)
+        except Exception:
+            self.stop()
+            raise
+        return self.status()
+
+    def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+        """Block until the broker answers a metadata request with itself as controller."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"Kafka exited with {process.returncode}; see {self.log_file}")
+            if self.answering():
+                try:
+                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+                    try:
+                        admin.describe_cluster()
+                        return
+                    finally:
+                        admin.close()
+                except KafkaError:
+                    pass
+            time.sleep(0.5)
+        raise TimeoutError(f"Kafka did not answer on {self.bootstrap} within {timeout_s:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stop the broker by its PID (SIGTERM, then SIGKILL); False when none was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self._alive(pid):
+            time.sleep(0.2)
+        if self._alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while self._alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        with contextlib.suppress(ChildProcessError):  # reap it if it is our child: no zombie
+            os.waitpid(pid, os.WNOHANG)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except (OSError, IndexError):
+            return True
+        return state != "Z"

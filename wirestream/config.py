@@ -1,0 +1,109 @@
+"""Settings for every wirestream process, read from the environment.
+
+One prefix, ``WIRESTREAM_``, for everything: ``WIRESTREAM_BOOTSTRAP_SERVERS``,
+``WIRESTREAM_BATCH_SIZE`` and so on. The defaults run on one laptop against the
+local broker that ``wirestream broker start`` brings up.
+
+>>> Settings(batch_size=8).group_id("storage")
+'wirestream-storage'
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "WIRESTREAM_"
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def cache_dir() -> Path:
+    """Where downloads and the local broker live: outside any checkout, shared by all of them."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wirestream"
+
+
+class Settings(BaseSettings):
+    """Everything a wirestream process can be told; each field is ``WIRESTREAM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # --- Kafka connection -------------------------------------------------------------
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    client_id: str = "wirestream"
+
+    # --- topics -------------------------------------------------------------------------
+    topic_raw: str = "wirestream.raw"
+    topic_ner: str = "wirestream.ner"
+    topic_enriched: str = "wirestream.enriched"
+    topic_dead_letter: str = "wirestream.dead-letter"
+    storage_input_topic: str | None = Field(
+        default=None, description="Topic storage consumes; defaults to the last topic of the pipeline."
+    )
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    # --- consumer runtime --------------------------------------------------------------
+    group_prefix: str = "wirestream"
+    instance_id: str = Field(default_factory=_default_instance_id)
+    batch_size: int = Field(default=64, ge=1)
+    poll_timeout_ms: int = Field(default=500, ge=1)
+    session_timeout_ms: int = Field(default=45_000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    grace_period_s: float = Field(default=5.0, ge=0, description="How long SIGTERM waits for a batch.")
+    retry_backoff_initial_s: float = Field(default=0.5, gt=0)
+    retry_backoff_max_s: float = Field(default=10.0, gt=0)
+    max_body_chars: int = Field(default=200_000, ge=1)
+
+    # --- storage --------------------------------------------------------------------------
+    database_path: Path = Path(".wirestream/wirestream.db")
+    database_timeout_s: float = Field(default=2.0, gt=0, description="SQLite busy timeout per write.")
+
+    # --- local broker (``wirestream broker``) ----------------------------------------------
+    broker_home: Path = Field(default_factory=lambda: cache_dir() / "kafka")
+    broker_port: int = 9092
+    broker_controller_port: int = 9093
+    broker_heap: str = "512m"
+
+    def group_id(self, stage: str) -> str:
+        """Consumer group of a stage: every process of the stage joins it and shares the partitions."""
+        return f"{self.group_prefix}-{stage}"
+
+    def kafka_options(self) -> dict[str, Any]:
+        """Connection options shared by every kafka-python client (TLS/SASL included)."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+            "client_id": self.client_id,
+        }
+        optional = {
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_username,
+            "sasl_plain_password": self.sasl_password,
+            "ssl_cafile": self.ssl_cafile,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+        }
+        options.update({key: value for key, value in optional.items() if value is not None})
+        return options
+
+    @property
+    def pipeline_topics(self) -> list[str]:
+        """Every topic the pipeline uses, created up front with ``partitions`` partitions."""
+        return [self.topic_raw, self.topic_ner, self.topic_enriched, self.topic_dead_letter]

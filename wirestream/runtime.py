@@ -1,0 +1,370 @@
+"""The one runtime that owns Kafka for every stage.
+
+For each polled batch: decode and validate, hand the good records to the service's
+``process``, produce the results (keyed by ``story_id``) and the dead letters, wait until
+the broker has acknowledged all of them, and only then commit the batch's offsets.
+
+Failures split in two:
+
+* a bad record (undecodable, schema-invalid, or one that makes ``process`` raise on its
+  own) goes to the dead-letter topic with the reason and its original bytes;
+* an infrastructure failure (:class:`TransientError`, a Kafka error) retries the whole
+  batch with exponential backoff and commits nothing, with the partitions paused so the
+  consumer stays in its group. An outage never drains the stream into the dead letters.
+
+SIGTERM/Ctrl-C set :attr:`StageRunner.stop`; the current batch gets ``grace_period_s`` to
+finish, otherwise it is abandoned uncommitted and will be redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from schemas import Article, TraceStep
+from wirestream.clients import ensure_topics, make_consumer, make_producer
+from wirestream.config import Settings
+from wirestream.records import Rejected, dead_letter, decode
+from wirestream.service import Service, TransientError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class BatchAbandoned(Exception):
+    """The batch was given up (shutdown past the grace period, or its partitions were revoked)."""
+
+
+@dataclass
+class Metrics:
+    """Counters a stage keeps; exposed by :meth:`StageRunner.metrics` and logged per batch."""
+
+    records_in: int = 0
+    records_out: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    abandoned_batches: int = 0
+    last_batch_ms: float = 0.0
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class _Revocations(ConsumerRebalanceListener):
+    """Remembers which partitions were taken away, so an in-flight batch on them is dropped."""
+
+    def __init__(self) -> None:
+        self.revoked: set[TopicPartition] = set()
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.revoked.update(revoked)
+        if revoked:
+            log.info("partitions revoked: %s", sorted(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        # Not cleared here: under eager assignment a partition handed straight back has had its
+        # position reset to the committed offset, so the batch in flight must still be dropped.
+        if assigned:
+            log.info("partitions assigned: %s", sorted(assigned))
+
+
+class StageRunner:
+    """Runs one :class:`Service` as a member of its consumer group until :attr:`stop` is set."""
+
+    def __init__(self, service: Service, settings: Settings | None = None) -> None:
+        self.service = service
+        self.settings = settings or service.settings
+        self.stop = threading.Event()
+        self.metrics = Metrics()
+        self._stop_deadline: float | None = None
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+        self._revocations = _Revocations()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the loop to end; the batch in flight gets ``grace_period_s`` to finish."""
+        if self._stop_deadline is None:
+            self._stop_deadline = time.monotonic() + self.settings.grace_period_s
+        self.stop.set()
+
+    def run(self) -> None:
+        settings = self.settings
+        topics = [self.service.input_topic, settings.topic_dead_letter]
+        if self.service.output_topic:
+            topics.append(self.service.output_topic)
+        ensure_topics(settings, topics)
+        self.service.setup()
+        self._producer = make_producer(settings)
+        self._consumer = make_consumer(settings, settings.group_id(self.service.name))
+        self._consumer.subscribe([self.service.input_topic], listener=self._revocations)
+        log.info(
+            "stage %s (%s) consuming %s as group %s",
+            self.service.name,
+            settings.instance_id,
+            self.service.input_topic,
+            settings.group_id(self.service.name),
+        )
+        try:
+            while not self.stop.is_set():
+                batch = self._poll()
+                if batch:
+                    try:
+                        self._handle(batch)
+                    except BatchAbandoned as why:
+                        self.metrics.abandoned_batches += 1
+                        log.warning("batch of %d abandoned uncommitted: %s", len(batch), why)
+                        self._rewind(batch)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+        if self._producer is not None:
+            self._producer.close(timeout=2)
+        self.service.close()
+        log.info("stage %s stopped: %s", self.service.name, self.metrics)
+
+    # --- one batch -------------------------------------------------------------------------
+    def _poll(self) -> list[ConsumerRecord]:
+        assert self._consumer is not None
+        polled = self._consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_size)
+        return [record for records in polled.values() for record in records]
+
+    def _handle(self, batch: list[ConsumerRecord]) -> None:
+        started = time.monotonic()
+        self.metrics.records_in += len(batch)
+        good: list[tuple[ConsumerRecord, Article]] = []
+        dead: list[tuple[ConsumerRecord, Rejected]] = []
+        for record in batch:
+            try:
+                good.append((record, decode(record.value, self.service.input_model, self.settings.max_body_chars)))
+            except Rejected as rejected:
+                dead.append((record, rejected))
+
+        backoff = self.settings.retry_backoff_initial_s
+        self._revocations.revoked.clear()
+        attempt = 0
+        while True:
+            if attempt and self.stop.is_set():
+                raise BatchAbandoned("stop requested during an outage")
+            attempt += 1
+            self._check_batch_alive(batch)
+            try:
+                outputs, failed = self._process(good)
+                self._publish(outputs, dead + failed)
+                self._commit(batch)
+                break
+            except (TransientError, KafkaError) as error:
+                self.metrics.retries += 1
+                log.warning(
+                    "stage %s: %s: %s; retrying the batch in %.1fs, nothing committed",
+                    self.service.name,
+                    type(error).__name__,
+                    error,
+                    backoff,
+                )
+                self._wait_paused(backoff)
+                backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
+
+        self.metrics.batches += 1
+        self.metrics.records_out += len(outputs)
+        self.metrics.last_batch_ms = (time.monotonic() - started) * 1000
+        for _, rejected in dead + failed:
+            self.metrics.dead_lettered += 1
+            self.metrics.dead_letter_reasons[rejected.reason] = (
+                self.metrics.dead_letter_reasons.get(rejected.reason, 0) + 1
+            )
+        log.info(
+            "stage %s: batch of %d: %d out, %d dead-lettered in %.0f ms",
+            self.service.name,
+            len(batch),
+            len(outputs),
+            len(dead) + len(failed),
+            self.metrics.last_batch_ms,
+        )
+
+    def _process(
+        self, good: list[tuple[ConsumerRecord, Article]]
+    ) -> tuple[list[tuple[ConsumerRecord, Article]], list[tuple[ConsumerRecord, Rejected]]]:
+        """Run the service on the batch; on a record-level failure, isolate the bad records."""
+        if not good:
+            return [], []
+        articles = [article for _, article in good]
+        started_at = datetime.now(UTC)
+        try:
+            results = self._guarded(lambda: self.service.process(articles))
+            pairs = list(zip([record for record, _ in good], self._checked(articles, results), strict=True))
+            return self._traced(pairs, started_at), []
+        except (TransientError, KafkaError, BatchAbandoned):
+            raise
+        except Exception as error:  # a bad record somewhere: find it by processing one at a time
+            if len(good) > 1:
+                log.info(
+                    "batch failed (%s: %s); retrying its %d records one by one", type(error).__name__, error, len(good)
+                )
+        outputs: list[tuple[ConsumerRecord, Article]] = []
+        failed: list[tuple[ConsumerRecord, Rejected]] = []
+        for record, article in good:
+            try:
+                result = self._checked([article], self._guarded(lambda a=article: self.service.process([a])))
+                outputs.append((record, result[0]))
+            except (TransientError, KafkaError, BatchAbandoned):
+                raise
+            except Exception as error:
+                log.warning(
+                    "record %s failed in %s: %s: %s", article.id, self.service.name, type(error).__name__, error
+                )
+                failed.append((record, Rejected("processing_error", f"{type(error).__name__}: {error}", article.id)))
+        return self._traced(outputs, started_at), failed
+
+    @staticmethod
+    def _checked(inputs: Sequence[Article], results: Sequence[Article]) -> Sequence[Article]:
+        if len(results) != len(inputs):
+            raise RuntimeError(f"process returned {len(results)} records for {len(inputs)}")
+        return results
+
+    def _traced(
+        self, pairs: list[tuple[ConsumerRecord, Article]], started_at: datetime
+    ) -> list[tuple[ConsumerRecord, Article]]:
+        finished_at = datetime.now(UTC)
+        step = TraceStep(
+            service=self.service.name,
+            version=self.service.version,
+            model=self.service.model,
+            instance=self.settings.instance_id,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_ms=(finished_at - started_at).total_seconds() * 1000,
+            batch_size=max(1, len(pairs)),
+        )
+        return [(record, article.model_copy(update={"trace": [*article.trace, step]})) for record, article in pairs]
+
+    def _guarded(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in a helper thread so a stop request can abandon it after the grace period."""
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["result"] = work()
+            except BaseException as error:
+                box["error"] = error
+
+        thread = threading.Thread(target=target, name=f"{self.service.name}-process", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(timeout=0.1)
+            if self._past_grace():
+                raise BatchAbandoned("stop requested and the grace period ran out")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    # --- produce and commit -----------------------------------------------------------------
+    def _publish(
+        self, outputs: list[tuple[ConsumerRecord, Article]], dead: list[tuple[ConsumerRecord, Rejected]]
+    ) -> None:
+        assert self._producer is not None
+        futures = []
+        topic = self.service.output_topic
+        if topic:
+            for _, article in outputs:
+                futures.append(
+                    self._producer.send(topic, key=article.story_id.encode(), value=article.model_dump_json().encode())
+                )
+        for record, rejected in dead:
+            letter = dead_letter(
+                stage=self.service.name,
+                instance=self.settings.instance_id,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                rejected=rejected,
+            )
+            headers = [
+                ("wirestream.reason", rejected.reason.encode()),
+                ("wirestream.stage", self.service.name.encode()),
+            ]
+            futures.append(
+                self._producer.send(
+                    self.settings.topic_dead_letter,
+                    key=record.key,
+                    value=letter.model_dump_json().encode(),
+                    headers=headers,
+                )
+            )
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                rejected.reason,
+                rejected.error,
+            )
+        if not futures:
+            return
+        self._producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=0)  # raises the send's KafkaError, which retries the batch
+
+    def _commit(self, batch: list[ConsumerRecord]) -> None:
+        assert self._consumer is not None
+        self._check_batch_alive(batch)
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for record in batch:
+            tp = TopicPartition(record.topic, record.partition)
+            if tp not in offsets or offsets[tp].offset <= record.offset:
+                offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        self._consumer.commit(offsets)
+
+    # --- waiting, pausing, abandoning -----------------------------------------------------
+    def _past_grace(self) -> bool:
+        return self._stop_deadline is not None and time.monotonic() >= self._stop_deadline
+
+    def _check_batch_alive(self, batch: list[ConsumerRecord]) -> None:
+        if self._past_grace():
+            raise BatchAbandoned("stop requested and the grace period ran out")
+        lost = {TopicPartition(r.topic, r.partition) for r in batch} & self._revocations.revoked
+        if lost:
+            raise BatchAbandoned(f"partitions {sorted(lost)} were reassigned to another member")
+
+    def _wait_paused(self, seconds: float) -> None:
+        """Back off while staying in the group: partitions paused, poll keeps the membership alive."""
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        self._consumer.pause(*assignment)
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not self._past_grace():
+                polled = self._consumer.poll(timeout_ms=100)
+                assert not any(polled.values()), "paused partitions returned records"
+        finally:
+            self._consumer.resume(*(tp for tp in assignment if tp in self._consumer.assignment()))
+
+    def _rewind(self, batch: list[ConsumerRecord]) -> None:
+        """After abandoning a batch on partitions we still own, seek back so it is processed again.
+
+        Partitions revoked meanwhile need nothing: their new owner, or this member after an eager
+        reassignment, starts from the committed offset.
+        """
+        if self.stop.is_set() or self._consumer is None:
+            return
+        first: dict[TopicPartition, int] = {}
+        for record in batch:
+            tp = TopicPartition(record.topic, record.partition)
+            first[tp] = min(first.get(tp, record.offset), record.offset)
+        for tp, offset in first.items():
+            if tp in self._consumer.assignment() and tp not in self._revocations.revoked:
+                self._consumer.seek(tp, offset)

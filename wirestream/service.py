@@ -1,0 +1,71 @@
+"""What a stage is: a small class that enriches a batch of records and knows nothing of Kafka.
+
+Adding a stage is one module in ``services/`` with a subclass of :class:`Service`:
+
+>>> from schemas import Article
+>>> class Shout(Service):
+...     name = "shout"
+...     def process(self, batch):
+...         return [record.model_copy(update={"body": record.body.upper()}) for record in batch]
+>>> article = Article(id="a", story_id="a", source="doc", body="quiet")
+>>> Shout(Settings()).process([article])[0].body
+'QUIET'
+
+The runtime (:mod:`wirestream.runtime`) polls, validates, calls :meth:`Service.process`,
+produces, commits and dead-letters. ``process`` raising :class:`TransientError` means
+"the world is broken, try the whole batch again later"; any other exception means "a
+record in this batch is bad", and the runtime finds which one by retrying them singly.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+import wirestream
+from schemas import Article, EnrichedArticle
+from wirestream.config import Settings
+
+
+class TransientError(RuntimeError):
+    """An infrastructure failure (database, broker): retried with backoff, never dead-lettered."""
+
+
+class RecordError(ValueError):
+    """A record that is valid JSON and schema but that this stage cannot handle (dead-lettered)."""
+
+
+class Service(ABC):
+    """One stage of the pipeline."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = wirestream.__version__
+    input_model: ClassVar[type[Article]] = EnrichedArticle
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def model(self) -> str | None:
+        """Model id or path this stage runs, recorded in every trace step."""
+        return None
+
+    @property
+    def input_topic(self) -> str:
+        return self.settings.topic_raw
+
+    @property
+    def output_topic(self) -> str | None:
+        """Where results go, keyed by ``story_id``; None for a sink."""
+        return None
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Load models, open connections: once per process, before the first batch."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what :meth:`setup` took."""
+
+    @abstractmethod
+    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
+        """Enrich a batch; returns one record per input, in order."""

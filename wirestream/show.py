@@ -1,0 +1,70 @@
+"""Readable terminal tables of stored articles."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from wirestream.store import StoredArticle
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [line.format(*headers), line.format(*("-" * w for w in widths))]
+    out.extend(line.format(*row) for row in rows)
+    return "\n".join(out)
+
+
+def articles_table(stored: Sequence[StoredArticle]) -> str:
+    """One line per article: the columns a reader scans first.
+
+    >>> print(articles_table([]))
+    id            published   dateline  agency  chars  stages  opening
+    ------------  ----------  --------  ------  -----  ------  -------
+    """
+    rows = []
+    for item in stored:
+        a = item.article
+        rows.append(
+            [
+                a.id[:12],
+                a.published.isoformat() if a.published else "-",
+                a.dateline or "-",
+                a.agency or "-",
+                str(len(a.body)),
+                str(len(a.trace)),
+                textwrap.shorten(a.headline or a.body, 60, placeholder=" ..."),
+            ]
+        )
+    return _table(["id", "published", "dateline", "agency", "chars", "stages", "opening"], rows)
+
+
+def article_detail(item: StoredArticle) -> str:
+    """Everything stored about one article: fields, enrichment that is present, and its trace."""
+    a = item.article
+    lines = [
+        f"article {a.id}",
+        f"  story {a.story_id} v{a.version} from {a.source}",
+        f"  published {a.published or '-'}  dateline {a.dateline or '-'}  agency {a.agency or '-'}",
+        f"  stored {item.first_stored_at:%Y-%m-%d %H:%M:%S}Z, updated {item.updated_at:%H:%M:%S}Z",
+        "  " + textwrap.shorten(a.body, 200, placeholder=" ..."),
+    ]
+    if a.tone is not None:
+        lines.append(f"  tone: {a.tone.label} ({a.tone.score:.2f})")
+    if a.entities:
+        stance = {s.entity_key: s for s in a.stances}
+        rows = [
+            [
+                e.name,
+                e.label,
+                str(e.mention_count),
+                ", ".join(e.aliases) or "-",
+                f"{stance[e.key].label} ({stance[e.key].score:.2f})" if e.key in stance else "-",
+            ]
+            for e in a.entities
+        ]
+        lines.append(textwrap.indent(_table(["entity", "label", "mentions", "aliases", "stance"], rows), "  "))
+    trace = [[t.service, t.version, t.model or "-", t.instance, f"{t.duration_ms:.0f} ms"] for t in a.trace]
+    lines.append(textwrap.indent(_table(["stage", "version", "model", "instance", "time"], trace), "  "))
+    return "\n".join(lines)
