@@ -1,0 +1,28 @@
+"""Shared fixtures: one real Kafka broker per test session, isolated settings per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wirestream.config import Settings
+from wirestream.testing import isolated_settings, kafka_bootstrap
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_ARTICLE = SEEDS / "000_0639f07a053fd315.txt"
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[str]:
+    """Bootstrap address of a real broker: env, testcontainers, or the local broker."""
+    with kafka_bootstrap() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def settings(kafka: str, tmp_path: Path) -> Settings:
+    """Settings with this test's own topics, groups and database."""
+    return isolated_settings(kafka, tmp_path)

@@ -1,0 +1,54 @@
+"""The exported JSON Schema files and the pydantic models must never drift apart."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+import schemas
+from schemas import Article, EnrichedArticle, Mention
+
+
+@pytest.mark.parametrize("model", schemas.MODELS, ids=lambda m: m.SCHEMA_NAME)
+def test_exported_file_matches_the_model(model):
+    path = schemas.json_schema_path(model)
+    assert path.exists(), f"{path.name} missing: run 'wirestream schemas export'"
+    assert json.loads(path.read_text()) == json.loads(schemas.render_json_schema(model)), (
+        f"{path.name} is stale: run 'wirestream schemas export'"
+    )
+
+
+@pytest.mark.parametrize("model", schemas.MODELS, ids=lambda m: m.SCHEMA_NAME)
+def test_every_record_carries_id_or_origin_version_and_trace(model):
+    fields = model.model_json_schema()["properties"]
+    assert "schema_version" in fields
+    if issubclass(model, Article):
+        assert {"id", "story_id", "version", "trace"} <= set(fields)
+
+
+def _article(**fields):
+    return {"id": "a", "story_id": "a", "source": "test", "body": "Paris, Jan 2 (AFP) Text.", **fields}
+
+
+def test_a_newer_minor_version_is_read_and_its_new_fields_ignored():
+    article = Article.model_validate(_article(schema_version="1.9", sentiment_v2={"x": 1}))
+    assert article.schema_version == "1.9"
+
+
+def test_another_major_version_is_refused_with_a_clear_error():
+    with pytest.raises(ValidationError, match=r"schema version 2\.0 is not supported: this reader understands 1\.x"):
+        Article.model_validate(_article(schema_version="2.0"))
+
+
+def test_an_empty_body_is_refused():
+    with pytest.raises(ValidationError, match="body is empty"):
+        Article.model_validate(_article(body="  \n "))
+
+
+def test_mention_offsets_must_index_the_body():
+    body = "Paris, Jan 2 (AFP) Emmanuel Macron spoke."
+    good = Mention(text="Emmanuel Macron", label="PER", start=19, end=34, score=0.99)
+    assert EnrichedArticle.model_validate(_article(body=body, mentions=[good.model_dump()])).mentions == [good]
+    bad = good.model_copy(update={"start": 18})
+    with pytest.raises(ValidationError, match="does not match the text there"):
+        EnrichedArticle.model_validate(_article(body=body, mentions=[bad.model_dump()]))

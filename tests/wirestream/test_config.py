@@ -1,0 +1,36 @@
+"""Settings come from the environment under one prefix."""
+
+import os
+
+import pytest
+
+from wirestream.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("WIRESTREAM_"):
+            monkeypatch.delenv(name)
+
+
+def test_settings_read_the_wirestream_prefix(monkeypatch):
+    monkeypatch.setenv("WIRESTREAM_BOOTSTRAP_SERVERS", "kafka-a:9092,kafka-b:9092")
+    monkeypatch.setenv("WIRESTREAM_PARTITIONS", "12")
+    monkeypatch.setenv("WIRESTREAM_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("WIRESTREAM_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("WIRESTREAM_SASL_USERNAME", "svc")
+    settings = Settings()
+    assert settings.partitions == 12
+    options = settings.kafka_options()
+    assert options["bootstrap_servers"] == ["kafka-a:9092", "kafka-b:9092"]
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512" and options["sasl_plain_username"] == "svc"
+    assert "ssl_cafile" not in options
+
+
+def test_defaults_run_on_one_laptop():
+    settings = Settings()
+    assert settings.bootstrap_servers == "127.0.0.1:9092"
+    assert settings.partitions == 6
+    assert settings.group_id("storage") == "wirestream-storage"

@@ -1,0 +1,175 @@
+"""Helpers for testing wirestream stages against a real Kafka broker (never a mock).
+
+:func:`kafka_bootstrap` picks the broker: ``KAFKA_BOOTSTRAP_SERVERS`` when set, else a
+testcontainers Kafka when a Docker engine answers, else the local broker from
+:mod:`wirestream.broker` on its own port. :func:`running_stage` runs a stage in a thread
+for the length of a ``with`` block; :func:`read_topic` reads everything on a topic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from wirestream.config import ENV_PREFIX, Settings
+from wirestream.runtime import StageRunner
+from wirestream.service import Service
+
+log = logging.getLogger(__name__)
+
+TEST_BROKER_PORT = 19092
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def kafka_bootstrap() -> Iterator[str]:
+    """Yield a bootstrap address of a real broker, started here if need be and stopped after."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        log.info("using the broker at KAFKA_BOOTSTRAP_SERVERS=%s", configured)
+        yield configured
+        return
+    if docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    from wirestream.broker import LocalBroker
+
+    broker = LocalBroker(Settings(broker_port=TEST_BROKER_PORT, broker_controller_port=TEST_BROKER_PORT + 1))
+    started_here = broker.pid() is None
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        if started_here:
+            broker.stop()
+
+
+def isolated_settings(bootstrap: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings with topics, groups and database of their own, and rebalances that take seconds."""
+    run = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "topic_raw": f"test-{run}.raw",
+        "topic_ner": f"test-{run}.ner",
+        "topic_enriched": f"test-{run}.enriched",
+        "topic_dead_letter": f"test-{run}.dead-letter",
+        "group_prefix": f"test-{run}",
+        "instance_id": f"test-{run}",
+        "partitions": 3,
+        "database_path": tmp_path / "wirestream.db",
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        "poll_timeout_ms": 200,
+        "retry_backoff_initial_s": 0.2,
+        "retry_backoff_max_s": 1.0,
+        "grace_period_s": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a subprocess needs to see ``settings`` (``WIRESTREAM_*`` variables)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    return env
+
+
+@contextlib.contextmanager
+def running_stage(service: Service, settings: Settings | None = None) -> Iterator[StageRunner]:
+    """Run ``service`` under the real runtime in a background thread; stop it on exit."""
+    runner = StageRunner(service, settings)
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            runner.run()
+        except BaseException as error:
+            failure.append(error)
+            raise
+
+    thread = threading.Thread(target=target, name=f"stage-{service.name}", daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        runner.request_stop()
+        thread.join(timeout=30)
+    if failure:
+        raise failure[0]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail loudly after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def read_topic(
+    settings: Settings, topic: str, *, expect: int | None = None, timeout: float = 30.0,
+    isolation_level: str = "read_committed",
+) -> list[ConsumerRecord]:
+    """Every record on ``topic`` from the beginning (no consumer group); waits for ``expect`` records."""
+    consumer = KafkaConsumer(
+        **settings.kafka_options(), group_id=None, enable_auto_commit=False, isolation_level=isolation_level
+    )
+    try:
+        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), timeout=timeout, what=f"topic {topic}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+            caught_up = all(consumer.position(tp) >= end for tp, end in consumer.end_offsets(tps).items())
+            if (expect is None and caught_up) or (expect is not None and len(records) >= expect and caught_up):
+                break
+        return records
+    finally:
+        consumer.close()
+
+
+def committed_offsets(settings: Settings, stage: str, topic: str) -> dict[int, int]:
+    """The stage group's committed offset per partition of ``topic`` (missing: none committed)."""
+    from wirestream.clients import make_admin
+
+    admin = make_admin(settings)
+    try:
+        offsets = admin.list_group_offsets({settings.group_id(stage): None}).get(settings.group_id(stage), {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
