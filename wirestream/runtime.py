@@ -59,6 +59,14 @@ class Metrics:
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
 
+def _partitions(tps: Any) -> str:
+    """``topic[0,1,2]`` instead of a list of TopicPartition tuples."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return " ".join(f"{topic}[{','.join(map(str, sorted(ps)))}]" for topic, ps in sorted(by_topic.items()))
+
+
 class _Revocations(ConsumerRebalanceListener):
     """Remembers which partitions were taken away, so an in-flight batch on them is dropped."""
 
@@ -68,13 +76,13 @@ class _Revocations(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked: Any) -> None:
         self.revoked.update(revoked)
         if revoked:
-            log.info("partitions revoked: %s", sorted(revoked))
+            log.info("partitions revoked: %s", _partitions(revoked))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         # Not cleared here: under eager assignment a partition handed straight back has had its
         # position reset to the committed offset, so the batch in flight must still be dropped.
         if assigned:
-            log.info("partitions assigned: %s", sorted(assigned))
+            log.info("partitions assigned: %s", _partitions(assigned))
 
 
 class StageRunner:

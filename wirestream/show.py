@@ -20,8 +20,8 @@ def articles_table(stored: Sequence[StoredArticle]) -> str:
     """One line per article: the columns a reader scans first.
 
     >>> print(articles_table([]))
-    id            published   dateline  agency  chars  stages  opening
-    ------------  ----------  --------  ------  -----  ------  -------
+    id  published  dateline  agency  chars  stages  opening
+    --  ---------  --------  ------  -----  ------  -------
     """
     rows = []
     for item in stored:

@@ -61,6 +61,8 @@ def kafka_bootstrap() -> Iterator[str]:
 
     broker = LocalBroker(Settings(broker_port=TEST_BROKER_PORT, broker_controller_port=TEST_BROKER_PORT + 1))
     started_here = broker.pid() is None
+    if started_here:
+        broker.reset()  # every test run starts from an empty cluster
     broker.start()
     try:
         yield broker.bootstrap

@@ -164,6 +164,12 @@ class LocalBroker:
         pid = self.pid()
         return BrokerStatus(pid is not None, pid, self.bootstrap, self.answering())
 
+    def reset(self) -> None:
+        """Delete the broker's data (topics, offsets) so the next start is a fresh cluster."""
+        if self.pid() is not None:
+            raise RuntimeError("stop the broker before resetting its data")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
     def start(self, timeout_s: float = 90.0) -> BrokerStatus:
         """Fetch, format and start the broker, then wait until it serves metadata."""
         if self.pid() is not None:
