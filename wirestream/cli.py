@@ -144,7 +144,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             stage.send_signal(signal.SIGTERM)
         for stage in stages:
             stage.wait(timeout=15)
-    stored = [found for article_id in wanted if (found := store.get(article_id))]
+    in_order = dict.fromkeys(article.id for article in report.sent)
+    stored = [found for article_id in in_order if (found := store.get(article_id))]
     print()
     print(articles_table(stored))
     for item in stored[: args.detail]:
