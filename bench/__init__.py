@@ -1,0 +1,1 @@
+"""wirestream's benchmarks; results are committed under bench/results/."""

