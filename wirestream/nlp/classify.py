@@ -1,0 +1,108 @@
+"""Sequence classification (sentence tone, entity stance) in length-sorted, token-bounded batches.
+
+>>> stance_input("Hamas rejected the offer.", 0, 5)
+('Hamas', '<t>Hamas</t> rejected the offer.')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wirestream.nlp.inference import resolve_device
+
+TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
+POLARITIES = ("negative", "neutral", "positive")
+
+TextInput = str | tuple[str, str]
+
+
+def stance_input(sentence: str, start: int, end: int) -> tuple[str, str]:
+    """The stance model's input: the mention first, then the sentence with the mention marked.
+
+    Marking the one occurrence in the sentence lets two entities of one sentence get different labels.
+    """
+    marked = f"{sentence[:start]}{TARGET_OPEN}{sentence[start:end]}{TARGET_CLOSE}{sentence[end:]}"
+    return sentence[start:end], marked
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+
+class TextClassifier:
+    """Any Hugging Face sequence-classification model over single texts or text pairs."""
+
+    def __init__(
+        self, model: Any, tokenizer: Any, *, max_length: int = 256, max_tokens: int = 8192, device: str = "cpu",
+        name: str = "",
+    ) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.max_length = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))
+        self.max_tokens = max(max_tokens, self.max_length)
+        self.name = name
+        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+    @classmethod
+    def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
+        return cls(model, tokenizer, name=str(path), **options)
+
+    def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:
+        firsts = [item[0] if isinstance(item, tuple) else item for item in inputs]
+        seconds = [item[1] for item in inputs if isinstance(item, tuple)]
+        if seconds and len(seconds) != len(inputs):
+            raise ValueError("mix of single texts and pairs in one call")
+        encoded = self.tokenizer(firsts, seconds or None, truncation=True, max_length=self.max_length)
+        return [list(zip(ids, types, strict=True)) for ids, types in zip(
+            encoded["input_ids"], encoded.get("token_type_ids", [[0] * len(i) for i in encoded["input_ids"]]),
+            strict=True)]
+
+    @torch.inference_mode()
+    def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
+        if not inputs:
+            return []
+        encoded = self._encode(inputs)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        results: list[Prediction | None] = [None] * len(encoded)
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and len(encoded[order[end]]) * (end - start + 1) <= self.max_tokens:
+                end += 1
+            batch = [encoded[i] for i in order[start:end]]
+            for index, probs in zip(order[start:end], self._run(batch), strict=True):
+                best = int(probs.argmax())
+                results[index] = Prediction(
+                    self.labels[best], round(float(probs[best]), 4),
+                    {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=True)},
+                )
+            start = end
+        return [r for r in results if r is not None]
+
+    def _run(self, batch: list[list[tuple[int, int]]]) -> torch.Tensor:
+        width = max(len(row) for row in batch)
+        ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        types = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, row in enumerate(batch):
+            ids[r, : len(row)] = torch.tensor([i for i, _ in row])
+            types[r, : len(row)] = torch.tensor([t for _, t in row])
+            mask[r, : len(row)] = 1
+        logits = self.model(input_ids=ids.to(self.device), token_type_ids=types.to(self.device),
+                            attention_mask=mask.to(self.device)).logits
+        return torch.softmax(logits.float(), dim=-1).cpu()

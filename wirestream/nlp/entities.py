@@ -1,0 +1,114 @@
+"""Merge an article's mentions into entities, each with a key that is the same across articles.
+
+Mentions of one thing are merged when they have the same type and one is the same name,
+a part of the fuller name ("Sa'ar" of "Gideon Sa'ar"), or its acronym given in brackets right
+after it or matching its initials ("JeM" of "Jaish-e-Mohammed"). The canonical name is the
+fullest form; the key is the type and the name folded to ASCII lower case:
+
+>>> from schemas import Mention
+>>> body = "Gideon Sa'ar met Jaish-e-Mohammed (JeM) envoys. Sa'ar said JeM lied."
+>>> def m(text, label, nth=0):
+...     start = body.find(text) if nth == 0 else body.find(text, body.find(text) + 1)
+...     return Mention(text=text, label=label, start=start, end=start + len(text), score=0.9)
+>>> found = merge_entities([m("Gideon Sa'ar", "PER"), m("Jaish-e-Mohammed", "ORG"), m("JeM", "ORG"),
+...                         m("Sa'ar", "PER", 1), m("JeM", "ORG", 1)], body)
+>>> [(e.key, e.name, e.aliases, e.mention_count) for e in found]
+[("per:gideon-sa'ar", "Gideon Sa'ar", ["Sa'ar"], 2), ('org:jaish-e-mohammed', 'Jaish-e-Mohammed', ['JeM'], 3)]
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+
+from schemas import Entity, Mention, Span
+
+_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+_WORD = re.compile(r"[\w'’]+")
+
+
+def clean_name(text: str) -> str:
+    """Whitespace folded and a trailing possessive dropped: "Israel's" -> "Israel"."""
+    return _POSSESSIVE.sub("", " ".join(text.split())) if len(text) > 3 else " ".join(text.split())
+
+
+def entity_key(label: str, name: str) -> str:
+    """Cross-article key: ``per:gideon-sa'ar``, ``org:hamas``.
+
+    >>> entity_key("ORG", "Hamas"), entity_key("LOC", "São  Paulo")
+    ('org:hamas', 'loc:sao-paulo')
+    """
+    folded = unicodedata.normalize("NFKD", clean_name(name)).encode("ascii", "ignore").decode().lower()
+    folded = folded.replace("’", "'")
+    return f"{label.lower()}:" + "-".join(re.findall(r"[a-z0-9']+", folded))
+
+
+def _initials(name: str) -> str:
+    return "".join(part[0] for part in re.split(r"[\s\-]+", name) if part).lower()
+
+
+def _is_part_of(short: str, full: str) -> bool:
+    """A word-aligned part of the fuller name ("Sa'ar" in "Gideon Sa'ar"; "Netanyahu" in "Benjamin Netanyahu")."""
+    short_words = [w.lower() for w in _WORD.findall(short)]
+    full_words = [w.lower() for w in _WORD.findall(full)]
+    if not short_words or len(short_words) >= len(full_words):
+        return False
+    n = len(short_words)
+    return any(full_words[i : i + n] == short_words for i in range(len(full_words) - n + 1))
+
+
+def _bracketed_after(text: str, full_end: int, mention: Mention) -> bool:
+    """``Full Name (ABBR)``: the mention stands in brackets right after the full name."""
+    between = text[full_end : mention.start]
+    return mention.start > full_end and between.strip() == "(" and text[mention.end : mention.end + 1] == ")"
+
+
+def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None = None) -> list[Entity]:
+    """Entities of an article, in order of first mention."""
+    def text_of(m: Mention) -> str:
+        return (headline or "") if m.field == "headline" else body
+
+    label_votes: dict[str, Counter[str]] = {}
+    for mention in mentions:
+        label_votes.setdefault(clean_name(mention.text).lower(), Counter())[mention.label] += 1
+
+    def label_of(m: Mention) -> str:
+        return label_votes[clean_name(m.text).lower()].most_common(1)[0][0]
+
+    groups: list[dict] = []  # name, label, members, first position
+    by_length = sorted(range(len(mentions)), key=lambda i: (-len(clean_name(mentions[i].text)), i))
+    for index in by_length:
+        mention = mentions[index]
+        name, label = clean_name(mention.text), label_of(mention)
+        target = None
+        for group in groups:
+            if group["label"] != label:
+                continue
+            full = group["name"]
+            if name.lower() == full.lower() or _is_part_of(name, full):
+                target = group
+            elif (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name):
+                anchors = [mentions[i] for i in group["members"]]
+                if _initials(full) == name.lower() or any(
+                    a.field == mention.field and _bracketed_after(text_of(a), a.end, mention) for a in anchors
+                ):
+                    target = group
+            if target is not None:
+                break
+        if target is None:
+            groups.append({"name": name, "label": label, "members": [index]})
+        else:
+            target["members"].append(index)
+    entities = []
+    for group in sorted(groups, key=lambda g: min(g["members"])):
+        members = sorted(group["members"])
+        forms = dict.fromkeys(clean_name(mentions[i].text) for i in members)
+        aliases = [form for form in forms if form.lower() != group["name"].lower()]
+        entities.append(Entity(
+            key=entity_key(group["label"], group["name"]), name=group["name"], label=group["label"],
+            aliases=aliases, mention_count=len(members),
+            mentions=[Span(field=mentions[i].field, start=mentions[i].start, end=mentions[i].end) for i in members],
+        ))
+    return entities
