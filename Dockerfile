@@ -12,10 +12,14 @@ COPY wirestream ./wirestream
 COPY schemas ./schemas
 COPY services ./services
 COPY seeds ./seeds
+COPY models ./models
 RUN pip install .
 
 RUN useradd --create-home wirestream && mkdir -p /data && chown wirestream /data
 USER wirestream
-ENV WIRESTREAM_DATABASE_PATH=/data/wirestream.db
+ENV WIRESTREAM_DATABASE_PATH=/data/wirestream.db \
+    WIRESTREAM_NER_MODEL=/app/models/wirestream-ner \
+    WIRESTREAM_SENTIMENT_MODEL=/app/models/wirestream-sentiment \
+    WIRESTREAM_STANCE_MODEL=/app/models/wirestream-stance
 ENTRYPOINT []
 CMD ["wirestream", "--help"]

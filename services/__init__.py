@@ -6,11 +6,14 @@ Kafka. ``wirestream run <stage>`` runs it under the shared runtime.
 
 from __future__ import annotations
 
+from services.ner import NerService
+from services.sentiment import SentimentService
 from services.storage import StorageService
 from wirestream.service import Service
 
+#: The pipeline in order: raw -> ner -> sentiment -> storage.
 REGISTRY: dict[str, type[Service]] = {
-    StorageService.name: StorageService,
+    service.name: service for service in (NerService, SentimentService, StorageService)
 }
 
-__all__ = ["REGISTRY", "StorageService"]
+__all__ = ["REGISTRY", "NerService", "SentimentService", "StorageService"]

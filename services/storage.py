@@ -21,8 +21,8 @@ class StorageService(Service):
 
     @property
     def input_topic(self) -> str:
-        # The last topic of the pipeline; until the NLP stages exist that is the raw topic.
-        return self.settings.storage_input_topic or self.settings.topic_raw
+        # The last topic of the pipeline, unless told otherwise (e.g. raw, to store without NLP).
+        return self.settings.storage_input_topic or self.settings.topic_enriched
 
     def process(self, batch: Sequence[Article]) -> Sequence[Article]:
         self.store.upsert(batch)

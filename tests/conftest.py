@@ -26,3 +26,9 @@ def kafka() -> Iterator[str]:
 def settings(kafka: str, tmp_path: Path) -> Settings:
     """Settings with this test's own topics, groups and database."""
     return isolated_settings(kafka, tmp_path)
+
+
+@pytest.fixture
+def raw_to_storage(settings: Settings) -> Settings:
+    """Settings in which storage reads the raw topic: the storage path tested without the NLP stages."""
+    return settings.model_copy(update={"storage_input_topic": settings.topic_raw})

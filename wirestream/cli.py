@@ -130,7 +130,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"produced {len(report.sent)} article(s) to {settings.topic_raw}")
     wanted = {article.id for article in report.sent}
     store = ArticleStore(settings.database_path)
-    stages = [subprocess.Popen([sys.executable, "-m", "wirestream", "run", name]) for name in ("storage",)]
+    from services import REGISTRY
+
+    # One torch thread per stage process unless told otherwise: the stages share the machine.
+    env = {**os.environ, f"{ENV_PREFIX}TORCH_THREADS": os.environ.get(f"{ENV_PREFIX}TORCH_THREADS", "1")}
+    stages = [subprocess.Popen([sys.executable, "-m", "wirestream", "run", name], env=env) for name in REGISTRY]
     try:
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     topic_enriched: str = "wirestream.enriched"
     topic_dead_letter: str = "wirestream.dead-letter"
     storage_input_topic: str | None = Field(
-        default=None, description="Topic storage consumes; defaults to the last topic of the pipeline."
+        default=None, description="Topic storage consumes; defaults to the enriched topic, the pipeline's last."
     )
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     ner_model: str = Field(
         default_factory=lambda: str(models_dir() / "wirestream-ner"),
         description="Hugging Face model id or local directory of the NER model.",
+    )
+    sentiment_model: str = Field(
+        default_factory=lambda: str(models_dir() / "wirestream-sentiment"),
+        description="Sequence classifier for sentence and article tone.",
+    )
+    stance_model: str = Field(
+        default_factory=lambda: str(models_dir() / "wirestream-stance"),
+        description="Target-dependent sentiment classifier for entity stance.",
     )
     nlp_window: int = Field(default=256, ge=8, description="Sub-tokens per inference window, [CLS]/[SEP] included.")
     nlp_overlap: int = Field(default=64, ge=0, description="Sub-tokens shared by neighbouring windows.")

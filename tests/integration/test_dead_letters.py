@@ -12,7 +12,8 @@ from wirestream.testing import read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
 
 
-def test_a_malformed_record_is_dead_lettered_and_the_next_good_one_stored(settings):
+def test_a_malformed_record_is_dead_lettered_and_the_next_good_one_stored(raw_to_storage):
+    settings = raw_to_storage
     ensure_topics(settings)
     bad_records = {
         b"this is not json": "invalid_json",

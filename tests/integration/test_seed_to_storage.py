@@ -9,7 +9,8 @@ from wirestream.store import ArticleStore
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
 
 
-def test_seed_articles_reach_storage_once_even_when_produced_twice(settings):
+def test_seed_articles_reach_storage_once_even_when_produced_twice(raw_to_storage):
+    settings = raw_to_storage
     store = ArticleStore(settings.database_path)
     first = publish(read_inputs([str(SEEDS)]), settings)
     assert first.ok and len(first.sent) == 4

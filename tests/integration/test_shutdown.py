@@ -22,7 +22,8 @@ def _article(text: str) -> Article:
     return parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) {text}", source="t")
 
 
-def test_sigterm_stops_the_storage_process_within_ten_seconds(settings):
+def test_sigterm_stops_the_storage_process_within_ten_seconds(raw_to_storage):
+    settings = raw_to_storage
     article = _article("Storage must shut down cleanly.")
     assert publish([article], settings).ok
     process = subprocess.Popen(
@@ -65,7 +66,8 @@ class Recorder(StorageService):
     name = "slow"  # the same group as SlowService: it takes over where that one stopped
 
 
-def test_a_batch_slower_than_the_grace_period_is_abandoned_uncommitted_and_redelivered(settings):
+def test_a_batch_slower_than_the_grace_period_is_abandoned_uncommitted_and_redelivered(raw_to_storage):
+    settings = raw_to_storage
     settings = settings.model_copy(update={"grace_period_s": 1.0})
     article = _article("A slow batch must not be lost.")
     assert publish([article], settings).ok

@@ -56,7 +56,8 @@ def _article(n: int):
     return parse_wire_text(f"date 2025-03-0{n} Lima, Mar {n} (EFE) Story number {n} about Peru.", source="t")
 
 
-def test_an_unwritable_database_stalls_storage_without_loss_or_dead_letters(settings):
+def test_an_unwritable_database_stalls_storage_without_loss_or_dead_letters(raw_to_storage):
+    settings = raw_to_storage
     store = ArticleStore(settings.database_path)
     first, *later = (_article(n) for n in (1, 2, 3))
     assert publish([first], settings).ok

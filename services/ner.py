@@ -1,0 +1,60 @@
+"""NER stage: entity mentions and merged entities for the headline and body of every article.
+
+The whole polled batch goes through the model at once (length-sorted windows, bounded by
+``WIRESTREAM_NLP_MAX_TOKENS``); the model is loaded once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from schemas import Article, EnrichedArticle, Mention
+from wirestream.nlp.entities import merge_entities
+from wirestream.nlp.inference import TokenClassifier
+from wirestream.service import Service
+
+
+class NerService(Service):
+    name = "ner"
+
+    @property
+    def model(self) -> str:
+        return self.settings.ner_model
+
+    @property
+    def input_topic(self) -> str:
+        return self.settings.topic_raw
+
+    @property
+    def output_topic(self) -> str:
+        return self.settings.topic_ner
+
+    def setup(self) -> None:
+        s = self.settings
+        self.classifier = TokenClassifier.load(
+            s.ner_model, threads=s.torch_threads, window=s.nlp_window, overlap=s.nlp_overlap,
+            max_tokens=s.nlp_max_tokens, device=s.nlp_device,
+        )
+
+    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
+        texts: list[tuple[int, str, str]] = []  # (article index, field, text)
+        for index, article in enumerate(batch):
+            if article.headline:
+                texts.append((index, "headline", article.headline))
+            texts.append((index, "body", article.body))
+        spans = self.classifier([text for _, _, text in texts])
+        mentions: list[list[Mention]] = [[] for _ in batch]
+        for (index, field, _), found in zip(texts, spans, strict=True):
+            mentions[index].extend(
+                Mention(field=field, start=s.start, end=s.end, text=s.text, label=s.label, score=min(1.0, s.score))
+                for s in found
+            )
+        results = []
+        for article, found in zip(batch, mentions, strict=True):
+            found.sort(key=lambda m: (m.field != "headline", m.start))
+            results.append(EnrichedArticle.model_validate({
+                **article.model_dump(),
+                "mentions": [m.model_dump() for m in found],
+                "entities": [e.model_dump() for e in merge_entities(found, article.body, article.headline)],
+            }))
+        return results
