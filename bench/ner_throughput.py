@@ -75,9 +75,17 @@ def main() -> None:
         n_texts = sum(len(b) for b in batches)
         for kind, run in (("model", bare), ("layer", layer)):
             seconds = timed(run, repeats=2)
-            rows.append({"path": kind, "batch": batch_size, "texts": n_texts, "tokens_per_text": TOKENS,
-                         "texts_per_s": round(n_texts / seconds, 1), "tokens_per_s": round(n_texts * TOKENS / seconds),
-                         **describe()})
+            rows.append(
+                {
+                    "path": kind,
+                    "batch": batch_size,
+                    "texts": n_texts,
+                    "tokens_per_text": TOKENS,
+                    "texts_per_s": round(n_texts / seconds, 1),
+                    "tokens_per_s": round(n_texts * TOKENS / seconds),
+                    **describe(),
+                }
+            )
             print(rows[-1])
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "ner_throughput.csv", "w", newline="") as out:
@@ -85,10 +93,15 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     env = describe()
-    lines = [f"# NER throughput ({TOKENS}-token BBC inputs)", "",
-             f"CPU: {env['cpu']}; torch {env['torch']}, {env['torch_threads']} threads; device {env['device']}; "
-             f"commit {env['commit']}; model `{Path(args.model).name}`.", "",
-             "| path | batch | texts/s | tokens/s |", "|---|---|---|---|"]
+    lines = [
+        f"# NER throughput ({TOKENS}-token BBC inputs)",
+        "",
+        f"CPU: {env['cpu']}; torch {env['torch']}, {env['torch_threads']} threads; device {env['device']}; "
+        f"commit {env['commit']}; model `{Path(args.model).name}`.",
+        "",
+        "| path | batch | texts/s | tokens/s |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {r['path']} | {r['batch']} | {r['texts_per_s']} | {r['tokens_per_s']} |" for r in rows]
     (RESULTS / "ner_throughput.md").write_text("\n".join(lines) + "\n")
 

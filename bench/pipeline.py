@@ -1,0 +1,322 @@
+"""Pipeline benchmark on BBC articles, with exactly the weights the model cards evaluate.
+
+(a) each NLP stage draining a pre-filled input topic, against the same model run directly on the
+    same texts with the same batch size, in the same run;
+(b) the whole pipeline's sustainable rate, and produce-to-stored latency percentiles at 25 %, 50 %
+    and 80 % of it;
+(c) each NLP stage with 1 and 2 consumer processes.
+
+Stage throughput is read from the records' traces (first batch start to last batch end), so it
+counts the stage's own work, not process start-up or model loading.
+
+    python -m bench.pipeline [--articles 48] [--seconds 45]
+
+Needs a broker (KAFKA_BOOTSTRAP_SERVERS, else the local one is started). Writes
+bench/results/pipeline.{csv,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from bench.environment import describe
+from schemas import Article, EnrichedArticle
+from services.ner import NerService
+from services.sentiment import SentimentService
+from wirestream.clients import ensure_topics, make_producer
+from wirestream.config import Settings
+from wirestream.producer import stamp
+from wirestream.store import ArticleStore
+from wirestream.testing import isolated_settings, kafka_bootstrap, read_topic, settings_env, wait_for
+from wirestream.wirefile import parse_wire_text
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def bbc_articles(data_dir: Path, count: int) -> list[Article]:
+    """``count`` BBC articles, spread over the five categories."""
+    folders = sorted(p for p in (data_dir / "news" / "bbc").iterdir() if p.is_dir())
+    files = [sorted(folder.glob("*.txt")) for folder in folders]
+    chosen = [files[i % len(files)][i // len(files)] for i in range(count)]
+    articles = []
+    for path in chosen:
+        lines = path.read_text(encoding="latin-1").strip().split("\n", 1)
+        article = parse_wire_text(lines[1].strip(), source=str(path), headline=lines[0].strip())
+        articles.append(article)
+    return articles
+
+
+def trace_window(records: Sequence[EnrichedArticle], stage: str) -> tuple[float, set[str]]:
+    steps = [step for r in records for step in r.trace if step.service == stage]
+    start = min(s.started_at for s in steps)
+    end = max(s.finished_at for s in steps)
+    return (end - start).total_seconds(), {s.instance for s in steps}
+
+
+def run_processes(settings: Settings, stage: str, count: int, threads: int) -> list[subprocess.Popen]:
+    processes = []
+    for n in range(count):
+        env = settings_env(settings.model_copy(update={"instance_id": f"{stage}-{n}", "torch_threads": threads}))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "wirestream", "run", stage],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return processes
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def drain(
+    settings: Settings, stage: str, source_topic: str, records: Sequence[Article], processes: int, threads: int
+) -> tuple[float, list[EnrichedArticle], set[str]]:
+    """Pre-fill the stage's input topic, let ``processes`` workers drain it; seconds from the traces."""
+    ensure_topics(settings)
+    producer = make_producer(settings)
+    for record in records:
+        producer.send(source_topic, key=record.story_id.encode(), value=record.model_dump_json().encode())
+    producer.flush()
+    producer.close()
+    output = settings.topic_ner if stage == "ner" else settings.topic_enriched
+    workers = run_processes(settings, stage, processes, threads)
+    try:
+        out = read_topic(settings, output, expect=len(records), timeout=900)
+    finally:
+        stop(workers)
+    enriched = [EnrichedArticle.model_validate_json(r.value) for r in out]
+    seconds, instances = trace_window(enriched, stage)
+    return seconds, enriched, instances
+
+
+def bare(service, records: Sequence[Article], batch_size: int) -> float:
+    started = time.perf_counter()
+    for first in range(0, len(records), batch_size):
+        service.process(records[first : first + batch_size])
+    return time.perf_counter() - started
+
+
+def pipeline_run(settings: Settings, articles: Sequence[Article], rate: float | None) -> dict[str, float]:
+    """Run ner, sentiment and storage processes; produce at ``rate`` articles/s (None: all at once)."""
+    ensure_topics(settings)
+    workers = [p for stage in ("ner", "sentiment", "storage") for p in run_processes(settings, stage, 1, 1)]
+    store = ArticleStore(settings.database_path)
+    try:
+        # Let every stage join before producing, so start-up is not counted as latency.
+        time.sleep(20)
+        producer = make_producer(settings)
+        started = time.perf_counter()
+        for n, article in enumerate(articles):
+            if rate:
+                time.sleep(max(0.0, started + n / rate - time.perf_counter()))
+            stamped = stamp(article, "bench")
+            producer.send(settings.topic_raw, key=stamped.story_id.encode(), value=stamped.model_dump_json().encode())
+            producer.flush()
+        producer.close()
+        wait_for(lambda: store.count() == len(articles), timeout=1800, interval=0.5, what="all articles stored")
+    finally:
+        stop(workers)
+    stored = [store.get(a.id) for a in articles]
+    latencies = []
+    for item in stored:
+        produced = item.article.trace[0].finished_at
+        latencies.append((item.first_stored_at - produced).total_seconds())
+    first = min(i.article.trace[0].finished_at for i in stored)
+    last = max(i.first_stored_at for i in stored)
+    service = sum(step.duration_ms / step.batch_size for i in stored for step in i.article.trace[1:]) / len(stored)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "throughput": len(stored) / (last - first).total_seconds(),
+        "p50": quantiles[49],
+        "p95": quantiles[94],
+        "p99": quantiles[98],
+        "mean_service_s": service / 1000,
+    }
+
+
+def fresh(bootstrap: str, tmp: Path, name: str, **overrides) -> Settings:
+    folder = tmp / name
+    folder.mkdir()
+    return isolated_settings(bootstrap, folder, **overrides)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=48)
+    parser.add_argument("--seconds", type=float, default=45.0, help="length of each paced load run")
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args()
+    base = Settings()
+    articles = bbc_articles(base.data_dir, args.articles)
+    env = describe()
+    rows: list[dict] = []
+    with kafka_bootstrap() as bootstrap, tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        common = {"batch_size": args.batch_size, "partitions": 6, "torch_threads": 2}
+
+        # (a) stage vs bare model, same texts, same batch size, same run.
+        settings = fresh(bootstrap, tmp, "a-ner", **common)
+        ner = NerService(settings)
+        ner.setup()
+        tokens = sum(len(ner.classifier.tokenizer(a.body)["input_ids"]) for a in articles)
+        ner_outputs = list(ner.process(articles))
+        bare_ner = bare(ner, articles, args.batch_size)
+        stage_ner, enriched, _ = drain(settings, "ner", settings.topic_raw, articles, 1, 2)
+        sentiment = SentimentService(settings)
+        sentiment.setup()
+        sentiment.process(ner_outputs[:2])  # warm-up, as the NER model had
+        bare_sentiment = bare(sentiment, ner_outputs, args.batch_size)
+        settings = fresh(bootstrap, tmp, "a-sentiment", **common)
+        stage_sentiment, _, _ = drain(settings, "sentiment", settings.topic_ner, enriched, 1, 2)
+        for stage, b, s in (("ner", bare_ner, stage_ner), ("sentiment", bare_sentiment, stage_sentiment)):
+            for kind, seconds in (("bare model", b), ("stage draining topic", s)):
+                rows.append(
+                    {
+                        "part": "a",
+                        "stage": stage,
+                        "setup": kind,
+                        "processes": 1,
+                        "articles_per_s": round(len(articles) / seconds, 3),
+                        "tokens_per_s": round(tokens / seconds),
+                        "ratio_to_bare": round(b / seconds, 3),
+                    }
+                )
+
+        # (c) 1 and 2 consumer processes per stage (threads split so both use the 2 cores).
+        for stage, source, inputs in (("ner", "raw", articles), ("sentiment", "ner", enriched)):
+            for processes in (1, 2):
+                settings = fresh(bootstrap, tmp, f"c-{stage}-{processes}", **common)
+                topic = settings.topic_raw if source == "raw" else settings.topic_ner
+                seconds, _, instances = drain(settings, stage, topic, inputs, processes, max(1, 2 // processes))
+                rows.append(
+                    {
+                        "part": "c",
+                        "stage": stage,
+                        "setup": f"{processes} process(es), {len(instances)} active",
+                        "processes": processes,
+                        "articles_per_s": round(len(inputs) / seconds, 3),
+                        "tokens_per_s": round(tokens / seconds),
+                        "ratio_to_bare": "",
+                    }
+                )
+
+        # (b) sustainable rate (all at once), then paced loads at 25/50/80 % of it.
+        saturated = pipeline_run(fresh(bootstrap, tmp, "b-saturation", **common), articles, None)
+        capacity = saturated["throughput"]
+        rows.append(
+            {
+                "part": "b",
+                "stage": "pipeline",
+                "setup": "saturation",
+                "processes": 1,
+                "articles_per_s": round(capacity, 3),
+                "tokens_per_s": round(tokens / len(articles) * capacity),
+                "ratio_to_bare": "",
+                "mean_service_s": round(saturated["mean_service_s"], 3),
+            }
+        )
+        for load in (0.25, 0.5, 0.8):
+            rate = capacity * load
+            count = max(8, min(len(articles), int(rate * args.seconds)))
+            figures = pipeline_run(fresh(bootstrap, tmp, f"b-{load}", **common), articles[:count], rate)
+            rows.append(
+                {
+                    "part": "b",
+                    "stage": "pipeline",
+                    "setup": f"{load:.0%} load ({rate:.2f}/s, {count} articles)",
+                    "processes": 1,
+                    "articles_per_s": round(figures["throughput"], 3),
+                    "tokens_per_s": "",
+                    "ratio_to_bare": "",
+                    "p50_s": round(figures["p50"], 3),
+                    "p95_s": round(figures["p95"], 3),
+                    "p99_s": round(figures["p99"], 3),
+                    "mean_service_s": round(figures["mean_service_s"], 3),
+                }
+            )
+            print(rows[-1], flush=True)
+    write(rows, env, len(articles), tokens)
+
+
+def write(rows: list[dict], env: dict[str, str], articles: int, tokens: int) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    fields = [
+        "part",
+        "stage",
+        "setup",
+        "processes",
+        "articles_per_s",
+        "tokens_per_s",
+        "ratio_to_bare",
+        "p50_s",
+        "p95_s",
+        "p99_s",
+        "mean_service_s",
+    ]
+    with open(RESULTS / "pipeline.csv", "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=[*fields, *env])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**{f: row.get(f, "") for f in fields}, **env})
+    lines = [
+        "# Pipeline benchmark",
+        "",
+        f"{articles} BBC articles ({tokens} sub-tokens, {tokens / articles:.0f} per article) "
+        "from `../shared/data/news/bbc`;"
+        f" CPU {env['cpu']}; torch {env['torch']}; commit {env['commit']}; run {datetime.now():%Y-%m-%d %H:%M}.",
+        "",
+        "| part | stage | setup | articles/s | tokens/s | stage / bare | p50 s | p95 s | p99 s | mean service s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['part']} | {r['stage']} | {r['setup']} | {r['articles_per_s']} | {r.get('tokens_per_s', '')} "
+            f"| {r.get('ratio_to_bare', '')} | {r.get('p50_s', '')} | {r.get('p95_s', '')} "
+            f"| {r.get('p99_s', '')} | {r.get('mean_service_s', '')} |"
+        )
+    (RESULTS / "pipeline.md").write_text("\n".join(lines) + "\n")
+    plot(rows)
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    bars = [r for r in rows if r["part"] in {"a", "c"}]
+    left.barh([f"{r['stage']}: {r['setup']}" for r in bars], [r["articles_per_s"] for r in bars], color="#4477aa")
+    left.set_xlabel("articles/s")
+    left.set_title("stage throughput")
+    loads = [r for r in rows if r["part"] == "b" and "p50_s" in r]
+    x = [r["setup"].split(" ")[0] for r in loads]
+    for key in ("p50_s", "p95_s", "p99_s"):
+        right.plot(x, [r[key] for r in loads], marker="o", label=key.removesuffix("_s"))
+    right.set_ylabel("produce to stored, seconds")
+    right.set_title("pipeline latency by load")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "pipeline.png", dpi=110)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
