@@ -11,10 +11,8 @@ Batches are length-bucketed (little padding), the run is seeded and deterministi
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,39 +23,25 @@ import torch
 from wirestream.nlp.classify import POLARITIES, TARGET_CLOSE, TARGET_OPEN, TextClassifier
 from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
 from wirestream.nlp.evaluation_sets import score
-from wirestream.nlp.inference import resolve_device
 from wirestream.nlp.metrics import ClassScores
 from wirestream.nlp.training import (
+    Trainer,
+    TrainingConfig,
     TrainingResult,
     default_base_model,
-    hardware,
-    optimiser,
+    prepare,
     save_model,
-    seed_everything,
 )
 
 log = logging.getLogger(__name__)
 Task = Literal["stance", "sentiment"]
 
 
-@dataclass
-class ClassifierTrainingConfig:
+@dataclass(kw_only=True)
+class ClassifierTrainingConfig(TrainingConfig):
     task: Task
-    data_dir: Path
-    output_dir: Path | None
-    base_model: str | None = None
-    epochs: int = 4
-    learning_rate: float = 5e-5
-    batch_size: int = 16
     max_length: int = 160
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    seed: int = 13
-    device: str = "auto"
-    threads: int | None = None
-    max_steps: int | None = None
-    max_examples: int | None = None
-    evaluate: bool = True
+    max_examples: int | None = None  # train on the first N examples (smoke tests)
 
 
 def task_data(config: ClassifierTrainingConfig) -> tuple[list[Labelled], dict[str, list[Labelled]], str]:
@@ -102,10 +86,7 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
 
 
 def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
-    seed_everything(config.seed)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    device = prepare(config)
     model, tokenizer = build_model(config.base_model or default_base_model(), config.task)
     model.to(device)
     train, dev, data_name = task_data(config)
@@ -117,60 +98,40 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     steps_per_epoch = (len(train) + config.batch_size - 1) // config.batch_size
     total = config.max_steps or steps_per_epoch * config.epochs
     progress(f"{config.task}: {len(train)} examples, {steps_per_epoch} steps/epoch, {total} steps on {device}")
-    optimizer, scheduler = optimiser(model, config.learning_rate, config.weight_decay, total, config.warmup_ratio)
+    trainer = Trainer(model, config, total, progress)
     rng = random.Random(config.seed)
     metric = selection_metric(config.task)
-    result = TrainingResult(hardware=hardware(device))
-    best_state = None
-    started = time.monotonic()
-    step = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         for batch in _batches(lengths, config.batch_size, rng):
             width = max(lengths[i] for i in batch)
-            ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-            types = torch.zeros((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            inputs = {
+                "input_ids": torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long),
+                "token_type_ids": torch.zeros((len(batch), width), dtype=torch.long),
+                "attention_mask": torch.zeros((len(batch), width), dtype=torch.long),
+            }
             for row, i in enumerate(batch):
-                ids[row, : lengths[i]] = torch.tensor(encoded["input_ids"][i])
-                types[row, : lengths[i]] = torch.tensor(encoded["token_type_ids"][i])
-                mask[row, : lengths[i]] = 1
-            labels = torch.tensor([train[i].label for i in batch])
-            loss = model(input_ids=ids.to(device), token_type_ids=types.to(device), attention_mask=mask.to(device),
-                         labels=labels.to(device)).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            result.losses.append(round(float(loss.detach()), 6))
-            step += 1
-            if step % 50 == 0:
-                progress(f"epoch {epoch} step {step}/{total} loss {sum(result.losses[-50:]) / 50:.4f} "
-                         f"({time.monotonic() - started:.0f}s)")
-            if config.max_steps and step >= config.max_steps:
+                inputs["input_ids"][row, : lengths[i]] = torch.tensor(encoded["input_ids"][i])
+                inputs["token_type_ids"][row, : lengths[i]] = torch.tensor(encoded["token_type_ids"][i])
+                inputs["attention_mask"][row, : lengths[i]] = 1
+            inputs["labels"] = torch.tensor([train[i].label for i in batch])
+            trainer.train_step(epoch, inputs)
+            if trainer.done:
                 break
         if config.evaluate:
             model.eval()
             classifier = TextClassifier(model, tokenizer, max_length=config.max_length, device=str(device))
             figures = {name: score(classifier, examples) for name, examples in dev.items()}
             value = sum(metric(s) for s in figures.values()) / len(figures)
-            entry: dict[str, Any] = {"epoch": epoch, "step": step, "selection": round(value, 4),
-                                     "seconds": round(time.monotonic() - started, 1)}
+            details: dict[str, Any] = {"selection": round(value, 4)}
             for name, scores in figures.items():
-                entry[f"{name}_macro_f1"] = round(scores.macro_f1, 4)
-                entry[f"{name}_macro_recall"] = round(scores.macro_recall, 4)
-                entry[f"{name}_accuracy"] = round(scores.accuracy, 4)
-            result.epochs.append(entry)
-            progress(f"epoch {epoch}: {entry}")
-            if result.best_valid_f1 is None or value > result.best_valid_f1:
-                result.best_valid_f1, result.best_epoch = round(value, 4), epoch
-                best_state = copy.deepcopy(model.state_dict())
-        if config.max_steps and step >= config.max_steps:
+                details[f"{name}_macro_f1"] = round(scores.macro_f1, 4)
+                details[f"{name}_macro_recall"] = round(scores.macro_recall, 4)
+                details[f"{name}_accuracy"] = round(scores.accuracy, 4)
+            trainer.select(epoch, value, details)
+        if trainer.done:
             break
-    result.seconds = round(time.monotonic() - started, 1)
+    result = trainer.finish()
     if config.output_dir is not None:
-        if best_state is not None:
-            model.load_state_dict(best_state)
         save_model(model, tokenizer, config.output_dir, asdict(config), result, data_name)
     return result

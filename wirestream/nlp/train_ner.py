@@ -13,13 +13,10 @@ character spans directly. The checkpoint is selected on the validation split onl
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,36 +24,26 @@ import torch
 from wirestream.nlp.casing import CASING_CLASSES, casing_ids
 from wirestream.nlp.conll import LABELS, Document, read_conll
 from wirestream.nlp.evaluate import evaluate_documents
-from wirestream.nlp.inference import TokenClassifier, resolve_device
+from wirestream.nlp.inference import TokenClassifier
 from wirestream.nlp.training import (
+    Trainer,
+    TrainingConfig,
     TrainingResult,
     default_base_model,
-    hardware,
-    optimiser,
+    prepare,
     save_model,
-    seed_everything,
 )
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class NerTrainingConfig:
-    data_dir: Path
-    output_dir: Path | None
-    base_model: str | None = None
+@dataclass(kw_only=True)
+class NerTrainingConfig(TrainingConfig):
     epochs: int = 6
     learning_rate: float = 1e-4
     batch_size: int = 8
     max_length: int = 256
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    seed: int = 13
-    device: str = "auto"
-    threads: int | None = None
-    max_steps: int | None = None  # stop early (smoke tests)
     max_documents: int | None = None  # train on the first N documents (smoke tests)
-    evaluate: bool = True
 
 
 Example = tuple[list[int], list[int], list[int]]  # input ids, type ids, labels (with [CLS]/[SEP])
@@ -141,12 +128,8 @@ def build_model(base: str) -> tuple[Any, Any]:
 
 
 def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
-    seed_everything(config.seed)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
-    base = config.base_model or default_base_model()
-    model, tokenizer = build_model(base)
+    device = prepare(config)
+    model, tokenizer = build_model(config.base_model or default_base_model())
     model.to(device)
 
     train_docs = read_conll(config.data_dir / "train.txt")[: config.max_documents]
@@ -158,62 +141,26 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
         f"{len(train_docs)} documents, {len(examples)} windows, {steps_per_epoch} steps/epoch, "
         f"{total} steps on {device}"
     )
-
-    optimizer, scheduler = optimiser(model, config.learning_rate, config.weight_decay, total, config.warmup_ratio)
+    trainer = Trainer(model, config, total, progress)
     shuffler = random.Random(config.seed)
-    result = TrainingResult(hardware=hardware(device))
-    best_state = None
-    started = time.monotonic()
-    step = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = list(range(len(examples)))
         shuffler.shuffle(order)
         for first in range(0, len(order), config.batch_size):
-            batch = _collate([examples[i] for i in order[first : first + config.batch_size]], tokenizer.pad_token_id)
-            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            result.losses.append(round(float(loss.detach()), 6))
-            step += 1
-            if step % 50 == 0:
-                progress(
-                    f"epoch {epoch} step {step}/{total} loss {sum(result.losses[-50:]) / 50:.4f} "
-                    f"({time.monotonic() - started:.0f}s)"
-                )
-            if config.max_steps and step >= config.max_steps:
+            batch = [examples[i] for i in order[first : first + config.batch_size]]
+            trainer.train_step(epoch, _collate(batch, tokenizer.pad_token_id))
+            if trainer.done:
                 break
         if config.evaluate:
             model.eval()
             classifier = TokenClassifier(model, tokenizer, window=config.max_length, device=str(device))
             precision, recall, f1 = evaluate_documents(valid_docs, classifier).micro()
-            result.epochs.append(
-                {
-                    "epoch": epoch,
-                    "step": step,
-                    "valid_precision": round(precision, 4),
-                    "valid_recall": round(recall, 4),
-                    "valid_f1": round(f1, 4),
-                    "seconds": round(time.monotonic() - started, 1),
-                }
-            )
-            progress(f"epoch {epoch}: valid P {precision:.4f} R {recall:.4f} F1 {f1:.4f}")
-            if result.best_valid_f1 is None or f1 > result.best_valid_f1:
-                result.best_valid_f1, result.best_epoch = round(f1, 4), epoch
-                best_state = copy.deepcopy(model.state_dict())
-        if config.max_steps and step >= config.max_steps:
+            trainer.select(epoch, f1, {"valid_precision": round(precision, 4), "valid_recall": round(recall, 4),
+                                       "valid_f1": round(f1, 4)})
+        if trainer.done:
             break
-    result.seconds = round(time.monotonic() - started, 1)
+    result = trainer.finish()
     if config.output_dir is not None:
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        save(model, tokenizer, config, result)
+        save_model(model, tokenizer, config.output_dir, asdict(config), result, "CoNLL-2003 (../shared/data/conll2003)")
     return result
-
-
-def save(model: Any, tokenizer: Any, config: NerTrainingConfig, result: TrainingResult) -> None:
-    assert config.output_dir is not None
-    save_model(model, tokenizer, config.output_dir, asdict(config), result, "CoNLL-2003 (../shared/data/conll2003)")

