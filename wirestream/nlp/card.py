@@ -17,6 +17,20 @@ research use, no redistribution of the text. The annotations are from the Univer
 The data is not part of this repository."""
 
 
+def training_table(config: dict, result: dict, batch: str) -> str:
+    """The hyper-parameters, hardware and time of a run, from its ``training.json``."""
+    return f"""| | |
+|---|---|
+| base model | {config["base_model"]} |
+| epochs | {config["epochs"]} (best: {result["best_epoch"]}) |
+| learning rate | {config["learning_rate"]}, linear decay after {config["warmup_ratio"]:.0%} warm-up |
+| optimiser | AdamW, weight decay {config["weight_decay"]}, gradient clipping 1.0 |
+| batch | {batch} |
+| seed | {config["seed"]} (deterministic: same seed, same loss curve) |
+| hardware | {result["hardware"]}{result.get("hardware_note", "")} |
+| training time | {result["seconds"] / 60:.1f} minutes (including dev evaluation after each epoch) |"""
+
+
 def card_figure(model_dir: Path, key: str = "test_micro_f1") -> float:
     """A test figure stated in a model card's front matter, e.g. ``test_micro_f1: 0.8812``."""
     match = re.search(rf"^{re.escape(key)}: ([0-9.]+)$", (Path(model_dir) / "README.md").read_text(), re.MULTILINE)
@@ -94,16 +108,7 @@ The project's target is 0.88; this model {target} it. The checkpoint was chosen 
 
 ## Training
 
-| | |
-|---|---|
-| base model | {config["base_model"]} |
-| epochs | {config["epochs"]} (best: {result["best_epoch"]}) |
-| learning rate | {config["learning_rate"]}, linear decay after {config["warmup_ratio"]:.0%} warm-up |
-| optimiser | AdamW, weight decay {config["weight_decay"]}, gradient clipping 1.0 |
-| batch | {config["batch_size"]} windows of up to {config["max_length"]} sub-tokens |
-| seed | {config["seed"]} (deterministic: same seed, same loss curve) |
-| hardware | {result["hardware"]} |
-| training time | {result["seconds"] / 60:.1f} minutes (including validation after each epoch) |
+{training_table(config, result, f"{config['batch_size']} windows of up to {config['max_length']} sub-tokens")}
 
 Validation after each epoch:
 
@@ -202,16 +207,7 @@ The project's {text["target"]}; this model {verdict} it. The checkpoint was chos
 
 ## Training
 
-| | |
-|---|---|
-| base model | {config["base_model"]} |
-| epochs | {config["epochs"]} (best: {result["best_epoch"]}) |
-| learning rate | {config["learning_rate"]}, linear decay after {config["warmup_ratio"]:.0%} warm-up |
-| optimiser | AdamW, weight decay {config["weight_decay"]}, gradient clipping 1.0 |
-| batch | {config["batch_size"]} (length-bucketed), max {config["max_length"]} sub-tokens |
-| seed | {config["seed"]} (deterministic: same seed, same loss curve) |
-| hardware | {result["hardware"]} |
-| training time | {result["seconds"] / 60:.1f} minutes (including dev evaluation after each epoch) |
+{training_table(config, result, f"{config['batch_size']} (length-bucketed), max {config['max_length']} sub-tokens")}
 
 | epoch | dev selection figure | seconds |
 |---|---|---|

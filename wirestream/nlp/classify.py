@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from wirestream.nlp.inference import resolve_device
+from wirestream.nlp.inference import load_pretrained, resolve_device
 
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
 POLARITIES = ("negative", "neutral", "positive")
@@ -54,12 +54,9 @@ class TextClassifier:
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
-        if threads:
-            torch.set_num_threads(threads)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
+        model, tokenizer = load_pretrained(AutoModelForSequenceClassification, path, threads)
         return cls(model, tokenizer, name=str(path), **options)
 
     def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:

@@ -39,6 +39,15 @@ class _Window:
     end: int
 
 
+def load_pretrained(auto_class: Any, path: str | Path, threads: int | None) -> tuple[Any, Any]:
+    """Model (float32, whatever it was saved in) and tokenizer from a directory or Hugging Face id."""
+    from transformers import AutoTokenizer
+
+    if threads:
+        torch.set_num_threads(threads)
+    return auto_class.from_pretrained(str(path), dtype=torch.float32), AutoTokenizer.from_pretrained(str(path))
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -76,12 +85,9 @@ class TokenClassifier:
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TokenClassifier:
         """Load a local directory or Hugging Face model id once; ``threads`` sets torch's CPU threads."""
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers import AutoModelForTokenClassification
 
-        if threads:
-            torch.set_num_threads(threads)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForTokenClassification.from_pretrained(str(path), dtype=torch.float32)
+        model, tokenizer = load_pretrained(AutoModelForTokenClassification, path, threads)
         return cls(model, tokenizer, name=str(path), **options)
 
     # --- windows ------------------------------------------------------------------------------
