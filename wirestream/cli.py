@@ -183,7 +183,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "device": args.device, "threads": args.threads, "max_steps": args.max_steps,
     }
     tuning = {k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.learning_rate),
-                                ("batch_size", args.batch_size)) if v is not None}
+                                ("batch_size", args.batch_size), ("max_length", args.max_length)) if v is not None}
+    if args.max_examples is not None and args.task != "ner":
+        tuning["max_examples"] = args.max_examples
     if args.task == "ner":
         from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
 
@@ -289,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int)
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--batch-size", type=int)
+    train.add_argument("--max-length", type=int, help="sub-tokens per training example")
+    train.add_argument("--max-examples", type=int, help="train on this many examples (stance, sentiment)")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
     train.add_argument("--threads", type=int, help="torch CPU threads")

@@ -31,6 +31,15 @@ def training_table(config: dict, result: dict, batch: str) -> str:
 | training time | {result["seconds"] / 60:.1f} minutes (including dev evaluation after each epoch) |"""
 
 
+def reproduce(task: str, config: dict) -> str:
+    """The ``wirestream train`` command line that gives this model again."""
+    flags = [f"--epochs {config['epochs']}", f"--learning-rate {config['learning_rate']}",
+             f"--batch-size {config['batch_size']}", f"--max-length {config['max_length']}", f"--seed {config['seed']}"]
+    if config.get("max_examples"):
+        flags.append(f"--max-examples {config['max_examples']}")
+    return f"wirestream train {task} {' '.join(flags)} --output models/wirestream-{task}"
+
+
 def card_figure(model_dir: Path, key: str = "test_micro_f1") -> float:
     """A test figure stated in a model card's front matter, e.g. ``test_micro_f1: 0.8812``."""
     match = re.search(rf"^{re.escape(key)}: ([0-9.]+)$", (Path(model_dir) / "README.md").read_text(), re.MULTILINE)
@@ -130,8 +139,12 @@ CLASSIFIER_TEXT = {
         "what": "Entity stance: how a news sentence portrays one target mention (negative, neutral, positive), "
         "the target-dependent sentiment of NewsMTSC.",
         "input": "Input is a text pair: the mention, then the sentence with that one occurrence wrapped in "
-        '`<t>` … `</t>` (two special tokens added to the vocabulary), e.g. `("Hamas", "… against <t>Hamas</t> …")`. '
-        "`wirestream.nlp.classify.stance_input(sentence, start, end)` builds it.",
+        "`<t>` … `</t>` (two special tokens added to the vocabulary); "
+        "`wirestream.nlp.classify.stance_input(sentence, start, end)` builds it. The label is read at the "
+        "`<t>` marker, not at [CLS] (entity-marker pooling): the checkpoint is a `BertForTokenClassification` "
+        "whose config names the marker (`wirestream_target_marker`), and only that position was trained. "
+        "A [CLS] classifier tried first learned the sentence's overall tone and gave both targets of a "
+        "sentence the same label.",
         "data": "Trained on NewsMTSC train (Hamborg & Donnay, EACL 2021; 8,739 targets), checkpoint chosen on the mean "
         "macro F1 of its `rw` and `mt` dev splits; figures on the `rw` and `mt` test splits. Dataset licence: MIT "
         "(the quoted article text remains the outlets' copyright). The data is not part of this repository.",
@@ -213,8 +226,7 @@ The project's {text["target"]}; this model {verdict} it. The checkpoint was chos
 |---|---|---|
 {curve}
 
-Reproduce: `wirestream train {task} --output models/{text["title"]}`, then
-`wirestream eval {task} models/{text["title"]} --write-card`.
+Reproduce: `{reproduce(task, config)}`, then `wirestream eval {task} models/{text["title"]} --write-card`.
 """
     path = model_dir / "README.md"
     path.write_text(body)

@@ -30,6 +30,18 @@ def stance_input(sentence: str, start: int, end: int) -> tuple[str, str]:
     return sentence[start:end], marked
 
 
+def target_marker_id(model: Any, tokenizer: Any) -> int | None:
+    """The token id a target-pooling model is read at, or None for a [CLS] classifier."""
+    marker = getattr(model.config, "wirestream_target_marker", None)
+    return int(tokenizer.convert_tokens_to_ids(marker)) if marker else None
+
+
+def marker_positions(input_ids: torch.Tensor, marker: int) -> torch.Tensor:
+    """Per row, the first position of ``marker`` (0, the [CLS] position, where it was truncated away)."""
+    hits = input_ids == marker
+    return torch.where(hits.any(dim=1), hits.int().argmax(dim=1), torch.zeros_like(hits[:, 0], dtype=torch.long))
+
+
 @dataclass(frozen=True)
 class Prediction:
     label: str
@@ -51,12 +63,15 @@ class TextClassifier:
         self.max_tokens = max(max_tokens, self.max_length)
         self.name = name
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        self.marker = target_marker_id(model, tokenizer)
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-        model, tokenizer = load_pretrained(AutoModelForSequenceClassification, path, threads)
+        pooled_at_marker = getattr(AutoConfig.from_pretrained(str(path)), "wirestream_target_marker", None)
+        auto = AutoModelForTokenClassification if pooled_at_marker else AutoModelForSequenceClassification
+        model, tokenizer = load_pretrained(auto, path, threads)
         return cls(model, tokenizer, name=str(path), **options)
 
     def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:
@@ -102,4 +117,6 @@ class TextClassifier:
             mask[r, : len(row)] = 1
         logits = self.model(input_ids=ids.to(self.device), token_type_ids=types.to(self.device),
                             attention_mask=mask.to(self.device)).logits
+        if self.marker is not None:  # token logits: read the target's marker
+            logits = logits[torch.arange(len(batch)), marker_positions(ids, self.marker).to(logits.device)]
         return torch.softmax(logits.float(), dim=-1).cpu()

@@ -20,7 +20,14 @@ from typing import Any, Literal
 
 import torch
 
-from wirestream.nlp.classify import POLARITIES, TARGET_CLOSE, TARGET_OPEN, TextClassifier
+from wirestream.nlp.classify import (
+    POLARITIES,
+    TARGET_CLOSE,
+    TARGET_OPEN,
+    TextClassifier,
+    marker_positions,
+    target_marker_id,
+)
 from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
 from wirestream.nlp.evaluation_sets import score
 from wirestream.nlp.metrics import ClassScores
@@ -59,16 +66,24 @@ def selection_metric(task: Task) -> Callable[[ClassScores], float]:
 
 
 def build_model(base: str, task: Task) -> tuple[Any, Any]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """Sentiment: a sequence classifier on [CLS]. Stance: read at the target's ``<t>`` marker.
+
+    A [CLS] classifier learns the sentence's overall tone and gives every target in it the same
+    label; classifying the marker token's representation (entity-marker pooling) makes the label
+    the target's own. That model is a standard ``BertForTokenClassification`` whose one labelled
+    position is the marker (``config.wirestream_target_marker``).
+    """
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, local_files_only=True, num_labels=len(POLARITIES),
-        id2label=dict(enumerate(POLARITIES)), label2id={label: i for i, label in enumerate(POLARITIES)},
-    )
-    if task == "stance":
-        tokenizer.add_special_tokens({"additional_special_tokens": [TARGET_OPEN, TARGET_CLOSE]})
-        model.resize_token_embeddings(len(tokenizer))
+    labels = {"num_labels": len(POLARITIES), "id2label": dict(enumerate(POLARITIES)),
+              "label2id": {label: i for i, label in enumerate(POLARITIES)}}
+    if task == "sentiment":
+        return AutoModelForSequenceClassification.from_pretrained(base, local_files_only=True, **labels), tokenizer
+    model = AutoModelForTokenClassification.from_pretrained(base, local_files_only=True, **labels)
+    tokenizer.add_special_tokens({"additional_special_tokens": [TARGET_OPEN, TARGET_CLOSE]})
+    model.resize_token_embeddings(len(tokenizer))
+    model.config.wirestream_target_marker = TARGET_OPEN
     return model, tokenizer
 
 
@@ -99,6 +114,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     total = config.max_steps or steps_per_epoch * config.epochs
     progress(f"{config.task}: {len(train)} examples, {steps_per_epoch} steps/epoch, {total} steps on {device}")
     trainer = Trainer(model, config, total, progress)
+    marker = target_marker_id(model, tokenizer)
     rng = random.Random(config.seed)
     metric = selection_metric(config.task)
     for epoch in range(1, config.epochs + 1):
@@ -114,7 +130,13 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
                 inputs["input_ids"][row, : lengths[i]] = torch.tensor(encoded["input_ids"][i])
                 inputs["token_type_ids"][row, : lengths[i]] = torch.tensor(encoded["token_type_ids"][i])
                 inputs["attention_mask"][row, : lengths[i]] = 1
-            inputs["labels"] = torch.tensor([train[i].label for i in batch])
+            gold = torch.tensor([train[i].label for i in batch])
+            if marker is None:
+                inputs["labels"] = gold
+            else:  # one labelled position per row: the target's marker
+                positions = marker_positions(inputs["input_ids"], marker)
+                inputs["labels"] = torch.full((len(batch), width), -100, dtype=torch.long)
+                inputs["labels"][torch.arange(len(batch)), positions] = gold
             trainer.train_step(epoch, inputs)
             if trainer.done:
                 break
