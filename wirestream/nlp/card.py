@@ -110,6 +110,11 @@ The project's target is 0.88; this model {target} it. The checkpoint was chosen 
   are when the stage reads an article.
 * Every sub-token is labelled (`B-` on a word's first piece, `I-` after), so predictions map straight
   to character offsets.
+* **Decoding** (in `TokenClassifier`, part of the figures above): a word's pieces ("Sa'ar",
+  "Jaish-e-Mohammed") get one averaged decision, so an entity never ends inside a word; then a
+  document-level consistency pass gives an unsure mention (score < 0.8) the type most mentions of
+  the same name got, and finds a confidently tagged name again where it recurs untagged. Both were
+  chosen on valid: micro F1 0.9321 raw, 0.9328 with word decisions, 0.9347 with the consistency pass.
 
 ## Data and terms
 

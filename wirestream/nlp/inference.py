@@ -11,6 +11,7 @@ Windows from all texts of a call are sorted by length and packed into batches of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,72 @@ class _Window:
     text: int
     start: int  # first sub-token of the window, in the text's sub-tokens
     end: int
+
+
+# Inner apostrophes and hyphens join a word ("Sa'ar", "Jaish-e-Mohammed"); a possessive 's does not.
+_WORD = re.compile(r"[^\W_]+(?:(?:['’](?![sS]\b)|-)[^\W_]+)*")
+
+
+def _word_pieces(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Group sub-token indexes ``[first, last)`` by the word (see ``_WORD``) they start in.
+
+    >>> _word_pieces("Sa'ar (IANS)", [(0, 2), (2, 3), (3, 5), (6, 7), (7, 11), (11, 12)])
+    [(0, 3), (3, 4), (4, 5), (5, 6)]
+    >>> _word_pieces("India's", [(0, 5), (5, 6), (6, 7)])
+    [(0, 1), (1, 2), (2, 3)]
+    """
+    word_at = {}
+    for number, match in enumerate(_WORD.finditer(text)):
+        for position in range(match.start(), match.end()):
+            word_at[position] = number
+    groups: list[tuple[int, int]] = []
+    previous = None
+    for index, (start, _) in enumerate(offsets):
+        word = word_at.get(start)
+        if word is not None and word == previous and groups:
+            groups[-1] = (groups[-1][0], index + 1)
+        else:
+            groups.append((index, index + 1))
+        previous = word
+    return groups
+
+
+def consistent(
+    text: str, spans: list[EntitySpan], min_score: float = 0.9, relabel: bool = True, propagate: bool = True,
+    unsure: float = 0.8,
+) -> list[EntitySpan]:
+    """One text, one reading of each name: the classic document-level consistency pass.
+
+    Every mention of the same surface string gets the type most of its mentions got, and a
+    confidently found name is also found where it occurs again untagged (whole words, same case).
+
+    >>> text = "PoK is disputed. Talks on PoK and PoK failed. IANS said; IANS added."
+    >>> found = [EntitySpan(0, 3, "ORG", 0.7, "PoK"), EntitySpan(26, 29, "LOC", 0.95, "PoK"),
+    ...          EntitySpan(34, 37, "LOC", 0.93, "PoK"), EntitySpan(57, 61, "ORG", 0.97, "IANS")]
+    >>> [(s.start, s.label, s.text) for s in consistent(text, found)]
+    [(0, 'LOC', 'PoK'), (26, 'LOC', 'PoK'), (34, 'LOC', 'PoK'), (46, 'ORG', 'IANS'), (57, 'ORG', 'IANS')]
+    """
+    votes: dict[str, dict[str, float]] = {}
+    for span in spans:
+        votes.setdefault(span.text, {}).setdefault(span.label, 0.0)
+        votes[span.text][span.label] += span.score
+    majority = {name: max(kinds, key=kinds.__getitem__) for name, kinds in votes.items()}
+    if not relabel:
+        majority = {}
+    # Only an unsure mention is outvoted: one name can carry two types in one text (a city and its team).
+    result = [
+        EntitySpan(s.start, s.end, majority.get(s.text, s.label) if s.score < unsure else s.label, s.score, s.text)
+        for s in spans
+    ]
+    taken = [(s.start, s.end) for s in spans]
+    confident = {s.text: (s.score, majority.get(s.text, s.label)) for s in spans
+                 if propagate and s.score >= min_score and len(s.text) > 1 and s.text[0].isupper()}
+    for name, (score, label) in confident.items():
+        for match in re.finditer(rf"(?<![\w'’-]){re.escape(name)}(?![\w-]|['’][^\W_s])", text):
+            if not any(match.start() < end and start < match.end() for start, end in taken):
+                result.append(EntitySpan(match.start(), match.end(), label, round(score, 4), name))
+                taken.append((match.start(), match.end()))
+    return sorted(result, key=lambda s: s.start)
 
 
 def load_pretrained(auto_class: Any, path: str | Path, threads: int | None) -> tuple[Any, Any]:
@@ -67,6 +134,7 @@ class TokenClassifier:
         max_tokens: int = 8192,
         device: str = "cpu",
         name: str = "",
+        consistent: bool = True,
     ) -> None:
         if not 0 <= overlap < window - 2 - 1:
             raise ValueError(f"overlap {overlap} must be smaller than the window {window} minus 3")
@@ -77,7 +145,10 @@ class TokenClassifier:
         self.overlap = overlap
         self.max_tokens = max(max_tokens, self.window)
         self.name = name
+        self.consistent = consistent
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.label2id = {v: k for k, v in self.id2label.items()}
+        tokenizer.model_max_length = 1 << 30  # texts are windowed here; silence the length warning
         self.uses_casing = bool(getattr(model.config, "wirestream_casing", False))
         if self.uses_casing and model.config.type_vocab_size < CASING_CLASSES:
             raise ValueError("model says it uses casing ids but its type vocabulary is too small")
@@ -136,10 +207,11 @@ class TokenClassifier:
                     centrality = min(position, size - 1 - position)
                     if centrality > best[window.text][token][0]:
                         best[window.text][token] = (centrality, probs[position + 1])
-        return [
-            self._spans(text, offs, [p for _, p in chosen], encoded.word_ids(i))
-            for i, (text, offs, chosen) in enumerate(zip(texts, offsets, best, strict=True))
-        ]
+        spans = [self._spans(text, offs, [p for _, p in chosen]) for text, offs, chosen in zip(
+            texts, offsets, best, strict=True)]
+        if self.consistent:
+            spans = [consistent(text, found) for text, found in zip(texts, spans, strict=True)]
+        return spans
 
     def _run(self, batch: list[_Window], ids: list[list[int]], types: list[list[int]]) -> list[torch.Tensor]:
         width = max(w.end - w.start for w in batch) + 2
@@ -162,24 +234,28 @@ class TokenClassifier:
         ).logits
         return list(torch.softmax(logits.float(), dim=-1).cpu())
 
-    def _spans(
-        self, text: str, offsets: list[tuple[int, int]], probs: list[torch.Tensor | None], word_ids: list[int | None]
-    ) -> list[EntitySpan]:
-        """IOB decoding over sub-tokens; a word's continuation pieces follow its first piece."""
+    def _spans(self, text: str, offsets: list[tuple[int, int]], probs: list[torch.Tensor | None]) -> list[EntitySpan]:
+        """IOB decoding over sub-tokens, one decision per word.
+
+        A word is a run of letters and digits joined by inner apostrophes or hyphens ("Sa'ar",
+        "Jaish-e-Mohammed"): its pieces' probabilities are averaged and the word gets one type, so
+        an entity never ends or changes type inside a word.
+        """
         labels: list[str] = []
         scores: list[float] = []
-        previous_word = None
-        for index, p in enumerate(probs):
-            assert p is not None
-            label_id = int(p.argmax())
-            label, score = self.id2label[label_id], float(p[label_id])
-            word = word_ids[index]
-            if word is not None and word == previous_word and labels:
-                # Same word as the previous piece: same entity, or none.
-                label = "O" if labels[-1] == "O" else f"I-{labels[-1][2:]}"
-            labels.append(label)
-            scores.append(score)
-            previous_word = word
+        for first, last in _word_pieces(text, offsets):
+            mean = torch.stack([p for p in probs[first:last] if p is not None]).mean(dim=0)
+            kinds = {"O": float(mean[self.label2id["O"]])}
+            for label, index in self.label2id.items():
+                if label != "O":
+                    kinds[label[2:]] = kinds.get(label[2:], 0.0) + float(mean[index])
+            kind = max(kinds, key=kinds.__getitem__)
+            if kind == "O":
+                labels.extend(["O"] * (last - first))
+            else:
+                begin = "B" if mean[self.label2id[f"B-{kind}"]] >= mean[self.label2id[f"I-{kind}"]] else "I"
+                labels.extend([f"{begin}-{kind}"] + [f"I-{kind}"] * (last - first - 1))
+            scores.extend([kinds[kind]] * (last - first))
         spans: list[EntitySpan] = []
         start = None
         kind = ""
