@@ -178,6 +178,7 @@ def write_classifier_card(
     record = json.loads((model_dir / "training.json").read_text())
     config, result = record["config"], record["result"]
     size_mb = (model_dir / "model.safetensors").stat().st_size / 1e6
+    architecture = json.loads((model_dir / "config.json").read_text())["architectures"][0]
     front = "\n".join(f"{key}: {value:.4f}" for key, value in keys.items())
     tables = []
     for name, scores in figures.items():
@@ -204,8 +205,8 @@ base_model: sentence-transformers/all-MiniLM-L6-v2
 
 # {text["title"]}
 
-{text["what"]} all-MiniLM-L6-v2 (6 layers, 384 hidden, uncased) fine-tuned for sequence
-classification; a standard `BertForSequenceClassification` in float16 safetensors ({size_mb:.1f} MB) that
+{text["what"]} all-MiniLM-L6-v2 (6 layers, 384 hidden, uncased) fine-tuned as a
+standard `{architecture}` in float16 safetensors ({size_mb:.1f} MB) that
 `transformers` loads alone. {text["input"]}
 
 {front}
