@@ -67,11 +67,7 @@ class TextClassifier:
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
-
-        pooled_at_marker = getattr(AutoConfig.from_pretrained(str(path)), "wirestream_target_marker", None)
-        auto = AutoModelForTokenClassification if pooled_at_marker else AutoModelForSequenceClassification
-        model, tokenizer = load_pretrained(auto, path, threads)
+        model, tokenizer = load_pretrained("sequence", path, threads)
         return cls(model, tokenizer, name=str(path), **options)
 
     def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:

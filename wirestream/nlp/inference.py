@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,13 +107,29 @@ def consistent(
     return sorted(result, key=lambda s: s.start)
 
 
-def load_pretrained(auto_class: Any, path: str | Path, threads: int | None) -> tuple[Any, Any]:
-    """Model (float32, whatever it was saved in) and tokenizer from a directory or Hugging Face id."""
-    from transformers import AutoTokenizer
+# transformers resolves its names lazily, and that is not safe when two threads load models at once.
+_LOADING = threading.Lock()
 
-    if threads:
-        torch.set_num_threads(threads)
-    return auto_class.from_pretrained(str(path), dtype=torch.float32), AutoTokenizer.from_pretrained(str(path))
+
+def load_pretrained(kind: str, path: str | Path, threads: int | None) -> tuple[Any, Any]:
+    """Model (float32, whatever it was saved in) and tokenizer from a directory or Hugging Face id.
+
+    ``kind`` is ``"token"`` or ``"sequence"``; a sequence model whose config names a target marker
+    (``wirestream_target_marker``) is read at that marker and stored as a token classifier.
+    """
+    with _LOADING:
+        import transformers
+
+        if threads:
+            torch.set_num_threads(threads)
+        if kind == "sequence" and getattr(
+            transformers.AutoConfig.from_pretrained(str(path)), "wirestream_target_marker", None
+        ):
+            kind = "token"
+        auto = {"token": transformers.AutoModelForTokenClassification,
+                "sequence": transformers.AutoModelForSequenceClassification}[kind]
+        model = auto.from_pretrained(str(path), dtype=torch.float32)
+        return model, transformers.AutoTokenizer.from_pretrained(str(path))
 
 
 def resolve_device(device: str) -> torch.device:
@@ -156,9 +173,7 @@ class TokenClassifier:
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TokenClassifier:
         """Load a local directory or Hugging Face model id once; ``threads`` sets torch's CPU threads."""
-        from transformers import AutoModelForTokenClassification
-
-        model, tokenizer = load_pretrained(AutoModelForTokenClassification, path, threads)
+        model, tokenizer = load_pretrained("token", path, threads)
         return cls(model, tokenizer, name=str(path), **options)
 
     # --- windows ------------------------------------------------------------------------------
