@@ -22,7 +22,6 @@ import csv
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -37,7 +36,14 @@ from wirestream.clients import ensure_topics, make_producer
 from wirestream.config import Settings
 from wirestream.producer import stamp
 from wirestream.store import ArticleStore
-from wirestream.testing import isolated_settings, kafka_bootstrap, read_topic, settings_env, wait_for
+from wirestream.testing import (
+    isolated_settings,
+    kafka_bootstrap,
+    read_topic,
+    start_stage_process,
+    stop_processes,
+    wait_for,
+)
 from wirestream.wirefile import parse_wire_text
 
 RESULTS = Path(__file__).parent / "results"
@@ -64,25 +70,11 @@ def trace_window(records: Sequence[EnrichedArticle], stage: str) -> tuple[float,
 
 
 def run_processes(settings: Settings, stage: str, count: int, threads: int) -> list[subprocess.Popen]:
-    processes = []
-    for n in range(count):
-        env = settings_env(settings.model_copy(update={"instance_id": f"{stage}-{n}", "torch_threads": threads}))
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "wirestream", "run", stage],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    return processes
+    return [start_stage_process(settings, stage, f"{stage}-{n}", threads) for n in range(count)]
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=30)
+    stop_processes(processes, timeout=30)
 
 
 def drain(

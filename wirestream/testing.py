@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -101,6 +103,24 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(exclude_none=True).items():
         env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     return env
+
+
+def start_stage_process(settings: Settings, stage: str, instance: str, threads: int = 1) -> subprocess.Popen:
+    """``wirestream run <stage>`` as a separate process with ``settings``, named ``instance`` in traces."""
+    env = settings_env(settings.model_copy(update={"instance_id": instance, "torch_threads": threads}))
+    return subprocess.Popen([sys.executable, "-m", "wirestream", "run", stage], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 15.0) -> None:
+    """SIGTERM every process, then SIGKILL those still there after ``timeout``."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from tests.conftest import SEED_ARTICLE
 from wirestream.clients import ensure_topics, make_admin
 from wirestream.producer import publish, read_inputs
 from wirestream.store import ArticleStore
-from wirestream.testing import read_topic, running_stage, settings_env, wait_for
+from wirestream.testing import read_topic, running_stage, start_stage_process, stop_processes, wait_for
 from wirestream.wirefile import parse_wire_text
 
 
@@ -77,18 +76,10 @@ def stage_processes(settings) -> Iterator[callable]:
     processes: list[subprocess.Popen] = []
 
     def start(stage: str, instance: str) -> None:
-        env = settings_env(settings.model_copy(update={"instance_id": instance, "torch_threads": 1}))
-        processes.append(subprocess.Popen([sys.executable, "-m", "wirestream", "run", stage], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        processes.append(start_stage_process(settings, stage, instance))
 
     yield start
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    stop_processes(processes)
 
 
 def _members(settings, stage: str) -> int:
