@@ -34,6 +34,21 @@ logger.kafka.level = INFO
 """
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: URL-safe base64 of a UUID, never starting with "-".
+
+    An id that starts with "-" would be read as an option by ``StorageTool``'s argument parser
+    (Kafka's own ``Uuid.randomUuid`` avoids such ids for the same reason).
+
+    >>> all(not new_cluster_id().startswith("-") and len(new_cluster_id()) == 22 for _ in range(500))
+    True
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 @dataclass(frozen=True)
 class BrokerStatus:
     running: bool
@@ -127,7 +142,7 @@ class LocalBroker:
         """Format KRaft storage once; a formatted data directory is left as it is."""
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
             check=True,
