@@ -40,8 +40,6 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
         "max_poll_interval_ms": settings.max_poll_interval_ms,
         "allow_auto_create_topics": False,
         "isolation_level": "read_committed",
-        # New topics and partitions are noticed within 30 s, not the 5-minute default.
-        "metadata_max_age_ms": 30_000,
     }
     options.update(overrides)
     return KafkaConsumer(**options)

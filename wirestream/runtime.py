@@ -114,7 +114,6 @@ class StageRunner:
         self.service.setup()
         self._producer = make_producer(settings)
         self._consumer = make_consumer(settings, settings.group_id(self.service.name))
-        self._await_topic_metadata(self.service.input_topic)
         self._consumer.subscribe([self.service.input_topic], listener=self._revocations)
         log.info(
             "stage %s (%s) consuming %s as group %s",
@@ -135,19 +134,6 @@ class StageRunner:
                         self._rewind(batch)
         finally:
             self._close()
-
-    def _await_topic_metadata(self, topic: str, timeout_s: float = 30.0) -> None:
-        """Know the input topic's partitions before joining the group.
-
-        A member that joins before its metadata lists a just-created topic is assigned nothing
-        (the assignor sees no partitions) and idles until the next metadata refresh.
-        """
-        assert self._consumer is not None
-        deadline = time.monotonic() + timeout_s
-        while not self._consumer.partitions_for_topic(topic):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no metadata for topic {topic} after {timeout_s:.0f}s")
-            time.sleep(0.2)
 
     def _close(self) -> None:
         if self._consumer is not None:
