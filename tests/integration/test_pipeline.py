@@ -21,6 +21,7 @@ from wirestream.wirefile import parse_wire_text
 
 
 def test_the_seed_article_comes_out_of_storage_with_entities_tone_stances_and_trace(settings):
+    ensure_topics(settings)
     sent = publish(read_inputs([str(SEED_ARTICLE)]), settings)
     seed = sent.sent[0]
     store = ArticleStore(settings.database_path)
