@@ -27,7 +27,7 @@ def test_the_seed_article_comes_out_of_storage_with_entities_tone_stances_and_tr
     store = ArticleStore(settings.database_path)
     with running_stage(NerService(settings)), running_stage(SentimentService(settings)), \
             running_stage(StorageService(settings)):
-        stored = wait_for(lambda: store.get(seed.id), timeout=120, what="the seed article stored").article
+        stored = wait_for(lambda: store.get(seed.id), timeout=400, what="the seed article stored").article
 
     entities = {(e.name, e.label): e for e in stored.entities}
     for name, label in [("Reuven Azar", "PER"), ("Hamas", "ORG"), ("Israel", "LOC"), ("Benjamin Netanyahu", "PER")]:
@@ -107,7 +107,7 @@ def test_two_processes_per_nlp_stage_share_the_work_and_every_article_is_stored_
     articles = short_articles(30)
     assert publish(articles, settings).ok
     store = ArticleStore(settings.database_path)
-    wait_for(lambda: store.count() == 30, timeout=240, what="30 stored articles")
+    wait_for(lambda: store.count() == 30, timeout=400, what="30 stored articles")
 
     stored = [store.get(a.id).article for a in articles]
     for stage in ("ner", "sentiment"):
