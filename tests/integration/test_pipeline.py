@@ -19,7 +19,6 @@ from wirestream.store import ArticleStore
 from wirestream.testing import read_topic, running_stage, start_stage_process, stop_processes, wait_for
 from wirestream.wirefile import parse_wire_text
 
-
 PIPELINE_FLAKE = pytest.mark.xfail(
     reason="issue 5 open: in clean-clone CI a stage sometimes joins its group before it knows its new input topic "
     "and is assigned nothing, so the article is never stored (see the closing note)",
