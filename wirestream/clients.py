@@ -42,7 +42,32 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
         "isolation_level": "read_committed",
     }
     options.update(overrides)
-    return KafkaConsumer(**options)
+    consumer = KafkaConsumer(**options)
+    if group_id is not None:
+        finish_joins_in_flight(consumer)
+    return consumer
+
+
+def finish_joins_in_flight(consumer: KafkaConsumer) -> None:
+    """Work around a kafka-python 3.0 race that leaves a member in its group with no partitions.
+
+    A leader that rejoins because the topic metadata changed (e.g. its first assignment was made
+    before it knew the topic's partitions) updates its assignment snapshot while the JoinGroup/
+    SyncGroup round trip is still in flight. If that round trip outlasts the ``poll`` that started
+    it, the next ``poll`` sees no reason to rejoin and never collects the SyncGroup result: the
+    member keeps no partitions and sends no heartbeats until the broker drops it. Counting a join
+    in flight as "rejoin needed" makes the next ``poll`` finish it.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or not hasattr(coordinator, "_join_task"):
+        log.warning("kafka-python internals changed; the join-in-flight workaround is not applied")
+        return
+    need_rejoin = coordinator.need_rejoin
+
+    def need_rejoin_or_join_in_flight() -> bool:
+        return bool(need_rejoin() or coordinator._join_task is not None)
+
+    coordinator.need_rejoin = need_rejoin_or_join_in_flight
 
 
 def make_admin(settings: Settings) -> KafkaAdminClient:

@@ -105,11 +105,33 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_stage_process(settings: Settings, stage: str, instance: str, threads: int = 1) -> subprocess.Popen:
-    """``wirestream run <stage>`` as a separate process with ``settings``, named ``instance`` in traces."""
+def start_stage_process(
+    settings: Settings, stage: str, instance: str, threads: int = 1, log_dir: Path | None = None
+) -> subprocess.Popen:
+    """``wirestream run <stage>`` as a separate process with ``settings``, named ``instance`` in traces.
+
+    With ``log_dir`` its log goes to ``<log_dir>/<instance>.log`` (see :func:`log_tails`).
+    """
     env = settings_env(settings.model_copy(update={"instance_id": instance, "torch_threads": threads}))
-    return subprocess.Popen([sys.executable, "-m", "wirestream", "run", stage], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log_file: Any = subprocess.DEVNULL
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (log_dir / f"{instance}.log").open("ab")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "wirestream", "run", stage], env=env,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+    finally:
+        if log_dir is not None:
+            log_file.close()
+
+
+def log_tails(log_dir: Path, lines: int = 40) -> str:
+    """The last ``lines`` of every stage log in ``log_dir``: what a failing test prints."""
+    parts = []
+    for path in sorted(log_dir.glob("*.log")):
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+    return "\n".join(parts)
 
 
 def stop_processes(processes: list[subprocess.Popen], timeout: float = 15.0) -> None:
