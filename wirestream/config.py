@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     instance_id: str = Field(default_factory=_default_instance_id)
     batch_size: int = Field(default=64, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=1)
+    batch_linger_ms: int = Field(
+        default=100, ge=0,
+        description="After the first records arrive, keep polling this long for a fuller batch (models run "
+        "faster on full batches; 0: take what one poll returns).",
+    )
     session_timeout_ms: int = Field(default=45_000, ge=1000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)

@@ -145,9 +145,24 @@ class StageRunner:
 
     # --- one batch -------------------------------------------------------------------------
     def _poll(self) -> list[ConsumerRecord]:
+        """One batch: what the first poll returns, topped up for up to ``batch_linger_ms``.
+
+        One poll often returns only one partition's fetched records; a model call on a full batch
+        costs little more than on a small one, so waiting briefly for more pays off under load.
+        """
         assert self._consumer is not None
-        polled = self._consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_size)
-        return [record for records in polled.values() for record in records]
+        self._revocations.revoked.clear()
+        size = self.settings.batch_size
+        polled = self._consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=size)
+        batch = [record for records in polled.values() for record in records]
+        deadline = time.monotonic() + self.settings.batch_linger_ms / 1000
+        while batch and len(batch) < size and not self.stop.is_set():
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                break
+            polled = self._consumer.poll(timeout_ms=left_ms, max_records=size - len(batch))
+            batch.extend(record for records in polled.values() for record in records)
+        return batch
 
     def _handle(self, batch: list[ConsumerRecord]) -> None:
         started = time.monotonic()
@@ -161,7 +176,6 @@ class StageRunner:
                 dead.append((record, rejected))
 
         backoff = self.settings.retry_backoff_initial_s
-        self._revocations.revoked.clear()
         attempt = 0
         while True:
             if attempt and self.stop.is_set():
