@@ -2,7 +2,9 @@
 
 * ``stance``: NewsMTSC train; input is the target mention, then the sentence with that mention
   wrapped in ``<t>…</t>`` (two new special tokens), so two entities of one sentence get their own
-  labels. Selected on the mean macro F1 of the ``rw`` and ``mt`` dev splits.
+  labels, read at the ``<t>`` marker. Optional contrast examples built from train (joined sentence
+  pairs, repeated differing-target sentences; :mod:`wirestream.nlp.contrast`) push it to look there.
+  Selected on the mean macro F1 of the ``rw`` and ``mt`` dev splits.
 * ``sentiment``: SemEval-2017 4A tweets 2013-2016, deduplicated by id; selected on macro-averaged
   recall of a seeded 5 % held out from train.
 
@@ -28,6 +30,7 @@ from wirestream.nlp.classify import (
     marker_positions,
     target_marker_id,
 )
+from wirestream.nlp.contrast import with_contrast
 from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
 from wirestream.nlp.evaluation_sets import score
 from wirestream.nlp.metrics import ClassScores
@@ -49,6 +52,8 @@ class ClassifierTrainingConfig(TrainingConfig):
     task: Task
     max_length: int = 160
     max_examples: int | None = None  # train on the first N examples (smoke tests)
+    contrast_pairs: int = 0  # stance: joined two-sentence texts (see wirestream.nlp.contrast); off by default
+    contrast_repeats: int = 0  # stance: extra copies of train sentences whose targets differ
 
 
 def task_data(config: ClassifierTrainingConfig) -> tuple[list[Labelled], dict[str, list[Labelled]], str]:
@@ -56,9 +61,12 @@ def task_data(config: ClassifierTrainingConfig) -> tuple[list[Labelled], dict[st
     if config.task == "stance":
         hf = Path(config.data_dir) / "hf"
         dev = {"rw": read_newsmtsc(hf / "rw" / "dev.jsonl"), "mt": read_newsmtsc(hf / "mt" / "dev.jsonl")}
-        return read_newsmtsc(hf / "rw" / "train.jsonl"), dev, "NewsMTSC (../shared/data/newsmtsc/hf)"
+        train = read_newsmtsc(hf / "rw" / "train.jsonl")[: config.max_examples]
+        train = with_contrast(train, pairs=config.contrast_pairs, repeats=config.contrast_repeats, seed=config.seed)
+        return train, dev, "NewsMTSC (../shared/data/newsmtsc/hf)"
     train, heldout = semeval_train_and_heldout(Path(config.data_dir), seed=config.seed)
-    return train, {"heldout": heldout}, "SemEval-2017 Task 4A 2013-2016 (../shared/data/sentiment/semeval2017_task4a)"
+    name = "SemEval-2017 Task 4A 2013-2016 (../shared/data/sentiment/semeval2017_task4a)"
+    return train[: config.max_examples], {"heldout": heldout}, name
 
 
 def selection_metric(task: Task) -> Callable[[ClassScores], float]:
@@ -105,7 +113,6 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     model, tokenizer = build_model(config.base_model or default_base_model(), config.task)
     model.to(device)
     train, dev, data_name = task_data(config)
-    train = train[: config.max_examples]
     firsts = [e.input[0] if isinstance(e.input, tuple) else e.input for e in train]
     seconds = [e.input[1] for e in train if isinstance(e.input, tuple)] or None
     encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
