@@ -34,8 +34,8 @@ from services.ner import NerService
 from services.sentiment import SentimentService
 from wirestream.clients import ensure_topics, make_producer
 from wirestream.config import Settings
+from wirestream.db import open_store
 from wirestream.producer import stamp
-from wirestream.store import ArticleStore
 from wirestream.testing import (
     isolated_settings,
     kafka_bootstrap,
@@ -109,7 +109,7 @@ def pipeline_run(settings: Settings, articles: Sequence[Article], rate: float | 
     """Run ner, sentiment and storage processes; produce at ``rate`` articles/s (None: all at once)."""
     ensure_topics(settings)
     workers = [p for stage in ("ner", "sentiment", "storage") for p in run_processes(settings, stage, 1, 1)]
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     try:
         # Let every stage join before producing, so start-up is not counted as latency.
         time.sleep(20)

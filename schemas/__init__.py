@@ -14,6 +14,7 @@ from schemas.article import Article
 from schemas.base import Record, TraceStep, UnsupportedSchemaVersion
 from schemas.dead_letter import DeadLetter
 from schemas.enriched import EnrichedArticle, Entity, EntityStance, Mention, SentenceTone, Sentiment, Span
+from schemas.stored import StoredEvent
 
 __all__ = [
     "MODELS",
@@ -27,13 +28,14 @@ __all__ = [
     "SentenceTone",
     "Sentiment",
     "Span",
+    "StoredEvent",
     "TraceStep",
     "UnsupportedSchemaVersion",
     "export_json_schemas",
     "json_schema_path",
 ]
 
-MODELS: tuple[type[Record], ...] = (Article, EnrichedArticle, DeadLetter)
+MODELS: tuple[type[Record], ...] = (Article, EnrichedArticle, DeadLetter, StoredEvent)
 SCHEMA_DIR = Path(__file__).parent
 
 

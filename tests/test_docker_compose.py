@@ -23,7 +23,17 @@ def test_every_pipeline_stage_has_a_scalable_service_built_from_the_one_dockerfi
         assert WIRESTREAM_SERVICES[stage]["command"] == ["wirestream", "run", stage]
     for name, spec in WIRESTREAM_SERVICES.items():
         assert spec["build"] == ".", name
-        assert "container_name" not in spec and "ports" not in spec, f"{name} could not be scaled"
+        if name in REGISTRY:
+            assert "container_name" not in spec and "ports" not in spec, f"{name} could not be scaled"
+
+
+def test_storage_and_the_api_share_a_postgres_and_the_api_is_published_on_localhost_only():
+    services = COMPOSE["services"]
+    url = services["storage"]["environment"]["WIRESTREAM_DATABASE_URL"]
+    assert url.startswith("postgresql://") and url.endswith("@postgres:5432/wirestream")
+    assert services["api"]["environment"]["WIRESTREAM_DATABASE_URL"] == url
+    assert services["api"]["command"] == ["wirestream", "serve"]
+    assert services["api"]["ports"] == ["127.0.0.1:8000:8000"]
 
 
 def test_the_broker_is_a_kraft_apache_kafka_with_single_node_internal_topics():

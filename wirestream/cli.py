@@ -81,10 +81,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --- articles -------------------------------------------------------------------------------
 def cmd_articles(args: argparse.Namespace) -> int:
+    from wirestream.db import open_store
     from wirestream.show import article_detail, articles_table
-    from wirestream.store import ArticleStore
 
-    store = ArticleStore(_settings().database_path)
+    store = open_store(_settings())
     if args.id:
         found = store.get(args.id)
         if found is None:
@@ -98,7 +98,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
             print(item.article.model_dump_json())
     else:
         print(articles_table(stored))
-        print(f"{store.count()} article(s) stored in {store.path}")
+        print(f"{store.count()} article(s) stored in {store.where}")
     return 0
 
 
@@ -117,9 +117,9 @@ def _bootstrap_for_demo() -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from wirestream.db import open_store
     from wirestream.producer import publish, read_inputs
     from wirestream.show import article_detail, articles_table
-    from wirestream.store import ArticleStore
 
     _bootstrap_for_demo()
     settings = _settings()
@@ -129,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     print(f"produced {len(report.sent)} article(s) to {settings.topic_raw}")
     wanted = {article.id for article in report.sent}
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     from services import REGISTRY
 
     # One torch thread per stage process unless told otherwise: the stages share the machine.
@@ -156,6 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for item in stored[: args.detail]:
         print()
         print(article_detail(item))
+    print(f"\nBrowse them live: `wirestream serve`, then open http://{settings.api_host}:{settings.api_port}/")
     return 0
 
 
@@ -186,6 +187,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 ("batch_size", args.batch_size), ("max_length", args.max_length)) if v is not None}
     if args.max_examples is not None and args.task != "ner":
         tuning["max_examples"] = args.max_examples
+    if args.task == "stance":
+        tuning.update({k: v for k, v in (("contrast_pairs", args.contrast_pairs),
+                                         ("contrast_repeats", args.contrast_repeats)) if v is not None})
     if args.task == "ner":
         from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
 
@@ -228,6 +232,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from wirestream.nlp.card import write_classifier_card
 
         print(f"wrote {write_classifier_card(Path(args.model), args.task, figures, keys, meets)}")
+    return 0
+
+
+# --- serve ----------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from wirestream.api import create_app
+    from wirestream.db import open_store
+
+    settings = _settings()
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    store = open_store(settings)
+    print(f"wirestream API and live page on http://{host}:{port}/ (OpenAPI at /docs), {store.where}")
+    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
     return 0
 
 
@@ -293,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--max-length", type=int, help="sub-tokens per training example")
     train.add_argument("--max-examples", type=int, help="train on this many examples (stance, sentiment)")
+    train.add_argument("--contrast-pairs", type=int, help="stance: joined two-sentence contrast texts (default 0)")
+    train.add_argument("--contrast-repeats", type=int, help="stance: extra copies of differing-target sentences")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
     train.add_argument("--threads", type=int, help="torch CPU threads")
@@ -305,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", nargs="+", help="test file(s) (default: the task's test splits)")
     evaluate.add_argument("--write-card", action="store_true", help="write the figures into the model card")
     evaluate.set_defaults(func=cmd_eval)
+
+    serve = sub.add_parser("serve", help="serve the read-only HTTP API and the live page")
+    serve.add_argument("--host", help="interface to bind (default WIRESTREAM_API_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default WIRESTREAM_API_PORT, 8000)")
+    serve.set_defaults(func=cmd_serve)
 
     schema = sub.add_parser("schemas", help="export the JSON Schema files, or check they are current")
     schema.add_argument("action", choices=["export", "check"])

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=10.0, gt=0)
     max_body_chars: int = Field(default=200_000, ge=1)
+    delivery: Literal["exactly_once", "at_least_once"] = Field(
+        default="exactly_once",
+        description="exactly_once: each NLP stage's batch (outputs, dead letters, input offsets) is one Kafka "
+        "transaction; at_least_once: acknowledged sends, then the offset commit.",
+    )
+    transaction_timeout_ms: int = Field(
+        default=10_000, ge=1000,
+        description="How long the broker waits before aborting a dead worker's open transaction.",
+    )
 
     # --- models and inference ---------------------------------------------------------------
     ner_model: str = Field(
@@ -107,7 +116,15 @@ class Settings(BaseSettings):
 
     # --- storage --------------------------------------------------------------------------
     database_path: Path = Path(".wirestream/wirestream.db")
-    database_timeout_s: float = Field(default=2.0, gt=0, description="SQLite busy timeout per write.")
+    database_url: str | None = Field(
+        default=None, description="postgresql://user:password@host/db to store in PostgreSQL instead of SQLite."
+    )
+    database_timeout_s: float = Field(default=2.0, gt=0, description="SQLite busy timeout; PostgreSQL connect timeout.")
+    topic_stored: str = Field(default="wirestream.stored", description="Storage's at-least-once 'stored' events.")
+
+    # --- HTTP API and live page (``wirestream serve``) ---------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Interface the API binds; 0.0.0.0 to expose it.")
+    api_port: int = Field(default=8000, ge=1, le=65535)
 
     # --- local broker (``wirestream broker``) ----------------------------------------------
     broker_home: Path = Field(default_factory=lambda: cache_dir() / "kafka")
@@ -140,4 +157,4 @@ class Settings(BaseSettings):
     @property
     def pipeline_topics(self) -> list[str]:
         """Every topic the pipeline uses, created up front with ``partitions`` partitions."""
-        return [self.topic_raw, self.topic_ner, self.topic_enriched, self.topic_dead_letter]
+        return [self.topic_raw, self.topic_ner, self.topic_enriched, self.topic_stored, self.topic_dead_letter]

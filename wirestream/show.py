@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from wirestream.store import StoredArticle
+from wirestream.db import StoredArticle
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -82,6 +82,7 @@ def isolated_settings(bootstrap: str, tmp_path: Path, **overrides: Any) -> Setti
         "topic_ner": f"test-{run}.ner",
         "topic_enriched": f"test-{run}.enriched",
         "topic_dead_letter": f"test-{run}.dead-letter",
+        "topic_stored": f"test-{run}.stored",
         "group_prefix": f"test-{run}",
         "instance_id": f"test-{run}",
         "partitions": 3,
@@ -146,9 +147,11 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 15.0) -> 
 
 
 @contextlib.contextmanager
-def running_stage(service: Service, settings: Settings | None = None) -> Iterator[StageRunner]:
+def running_stage(
+    service: Service, settings: Settings | None = None, runner_class: type[StageRunner] = StageRunner
+) -> Iterator[StageRunner]:
     """Run ``service`` under the real runtime in a background thread; stop it on exit."""
-    runner = StageRunner(service, settings)
+    runner = runner_class(service, settings)
     failure: list[BaseException] = []
 
     def target() -> None:
@@ -167,6 +170,29 @@ def running_stage(service: Service, settings: Settings | None = None) -> Iterato
         thread.join(timeout=30)
     if failure:
         raise failure[0]
+
+
+@contextlib.contextmanager
+def serving_api(store: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve :func:`wirestream.api.create_app` over ``store`` on a free port; yields the base URL."""
+    import socket
+
+    import uvicorn
+
+    from wirestream.api import create_app
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="api", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=30, what="the API server")
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> Any:

@@ -6,8 +6,8 @@ import json
 from schemas import DeadLetter
 from services.storage import StorageService
 from wirestream.clients import ensure_topics, make_producer
+from wirestream.db import open_store
 from wirestream.producer import publish
-from wirestream.store import ArticleStore
 from wirestream.testing import read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
 
@@ -30,7 +30,7 @@ def test_a_malformed_record_is_dead_lettered_and_the_next_good_one_stored(raw_to
     good = parse_wire_text("date 2025-03-01 Lima, Mar 1 (EFE) Peru's congress met on Saturday.", source="t")
     assert publish([good], settings).ok
 
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     with running_stage(StorageService(settings)) as runner:
         wait_for(lambda: store.get(good.id), what="the good record in storage")
         letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_dead_letter,

@@ -14,8 +14,8 @@ from services.sentiment import SentimentService
 from services.storage import StorageService
 from tests.conftest import SEED_ARTICLE
 from wirestream.clients import ensure_topics, make_admin
+from wirestream.db import open_store
 from wirestream.producer import publish, read_inputs
-from wirestream.store import ArticleStore
 from wirestream.testing import (
     log_tails,
     read_topic,
@@ -31,7 +31,7 @@ def test_the_seed_article_comes_out_of_storage_with_entities_tone_stances_and_tr
     ensure_topics(settings)
     sent = publish(read_inputs([str(SEED_ARTICLE)]), settings)
     seed = sent.sent[0]
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     with running_stage(NerService(settings)), running_stage(SentimentService(settings)), \
             running_stage(StorageService(settings)):
         stored = wait_for(lambda: store.get(seed.id), timeout=240, what="the seed article stored").article
@@ -116,7 +116,7 @@ def test_two_processes_per_nlp_stage_share_the_work_and_every_article_is_stored_
 
     articles = short_articles(30)
     assert publish(articles, settings).ok
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     wait_for(lambda: store.count() == 30, timeout=300, what="30 stored articles")
 
     stored = [store.get(a.id).article for a in articles]

@@ -2,16 +2,17 @@
 
 from datetime import date
 
+from schemas import StoredEvent
 from services.storage import StorageService
 from tests.conftest import SEED_ARTICLE, SEEDS
+from wirestream.db import open_store
 from wirestream.producer import publish, read_inputs
-from wirestream.store import ArticleStore
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
 
 
 def test_seed_articles_reach_storage_once_even_when_produced_twice(raw_to_storage):
     settings = raw_to_storage
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     first = publish(read_inputs([str(SEEDS)]), settings)
     assert first.ok and len(first.sent) == 4
 
@@ -36,3 +37,9 @@ def test_seed_articles_reach_storage_once_even_when_produced_twice(raw_to_storag
     keys = [record.key.decode() for record in on_topic]
     assert keys.count(seed.story_id) == 2, "records are keyed by story_id"
     assert not read_topic(settings, settings.topic_dead_letter)
+
+    # storage announces every write on the stored topic: at-least-once, so the redelivered seed twice
+    events = [StoredEvent.model_validate_json(r.value) for r in read_topic(settings, settings.topic_stored, expect=5)]
+    assert sorted(e.id for e in events) == sorted([a.id for a in first.sent] + [seed.id])
+    assert all(e.latest and e.trace[-1].service == "storage" for e in events)
+    assert {e.id for e in events} == {a.id for a in first.sent}, "consumers dedupe by id"

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from schemas import Article
 from services.storage import StorageService
+from wirestream.db import open_store
 from wirestream.producer import publish
 from wirestream.service import Service
-from wirestream.store import ArticleStore
 from wirestream.testing import committed_offsets, running_stage, settings_env, wait_for
 from wirestream.wirefile import parse_wire_text
 
@@ -31,7 +31,7 @@ def test_sigterm_stops_the_storage_process_within_ten_seconds(raw_to_storage):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        store = ArticleStore(settings.database_path)
+        store = open_store(settings)
         wait_for(lambda: store.get(article.id), timeout=60, what="the article stored by the subprocess")
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -85,6 +85,6 @@ def test_a_batch_slower_than_the_grace_period_is_abandoned_uncommitted_and_redel
         committed_offsets(settings, "slow", settings.topic_raw).values()
     ) == 0
 
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     with running_stage(Recorder(settings)):
         wait_for(lambda: store.get(article.id), what="the abandoned record redelivered")

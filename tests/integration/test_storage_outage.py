@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.storage import StorageService
+from wirestream.db import open_store
 from wirestream.producer import publish
-from wirestream.store import ArticleStore
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
 
@@ -58,7 +58,7 @@ def _article(n: int):
 
 def test_an_unwritable_database_stalls_storage_without_loss_or_dead_letters(raw_to_storage):
     settings = raw_to_storage
-    store = ArticleStore(settings.database_path)
+    store = open_store(settings)
     first, *later = (_article(n) for n in (1, 2, 3))
     assert publish([first], settings).ok
     with running_stage(StorageService(settings)) as runner:
