@@ -1,8 +1,9 @@
 """The one runtime that owns Kafka for every stage.
 
 For each polled batch: decode and validate, hand the good records to the service's
-``process``, produce the results (keyed by ``story_id``) and the dead letters, wait until
-the broker has acknowledged all of them, and only then commit the batch's offsets.
+``process``, then deliver the results (keyed by ``story_id``), the dead letters and the
+batch's offsets together (:mod:`wirestream.delivery`): in one Kafka transaction by default,
+or acknowledged sends followed by the offset commit (``delivery=at_least_once``).
 
 Failures split in two:
 
@@ -26,14 +27,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from schemas import Article, TraceStep
-from wirestream.clients import ensure_topics, make_consumer, make_producer
+from wirestream.clients import ensure_topics, make_consumer
 from wirestream.config import Settings
+from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import Service, TransientError
 
@@ -95,7 +97,7 @@ class StageRunner:
         self.metrics = Metrics()
         self._stop_deadline: float | None = None
         self._consumer: KafkaConsumer | None = None
-        self._producer: KafkaProducer | None = None
+        self._delivery: AtLeastOnce | ExactlyOnce | None = None
         self._revocations = _Revocations()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -112,15 +114,20 @@ class StageRunner:
             topics.append(self.service.output_topic)
         ensure_topics(settings, topics)
         self.service.setup()
-        self._producer = make_producer(settings)
-        self._consumer = make_consumer(settings, settings.group_id(self.service.name))
+        group = settings.group_id(self.service.name)
+        self._consumer = make_consumer(settings, group)
+        if settings.delivery == "exactly_once" and self.service.transactional and self.service.output_topic:
+            self._delivery = self.make_exactly_once(f"{group}-{settings.instance_id}")
+        else:
+            self._delivery = AtLeastOnce(settings, self._consumer)
         self._consumer.subscribe([self.service.input_topic], listener=self._revocations)
         log.info(
-            "stage %s (%s) consuming %s as group %s",
+            "stage %s (%s) consuming %s as group %s, %s",
             self.service.name,
             settings.instance_id,
             self.service.input_topic,
-            settings.group_id(self.service.name),
+            group,
+            self._delivery.name,
         )
         try:
             while not self.stop.is_set():
@@ -138,8 +145,8 @@ class StageRunner:
     def _close(self) -> None:
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
-        if self._producer is not None:
-            self._producer.close(timeout=2)
+        if self._delivery is not None:
+            self._delivery.close()
         self.service.close()
         log.info("stage %s stopped: %s", self.service.name, self.metrics)
 
@@ -184,8 +191,7 @@ class StageRunner:
             self._check_batch_alive(batch)
             try:
                 outputs, failed = self._process(good)
-                self._publish(outputs, dead + failed)
-                self._commit(batch)
+                self._deliver(batch, outputs, dead + failed)
                 break
             except (TransientError, KafkaError) as error:
                 self.metrics.retries += 1
@@ -322,17 +328,23 @@ class StageRunner:
         self._consumer.pause(*self._consumer.assignment())
 
     # --- produce and commit -----------------------------------------------------------------
-    def _publish(
-        self, outputs: list[tuple[ConsumerRecord, Article]], dead: list[tuple[ConsumerRecord, Rejected]]
+    def make_exactly_once(self, transactional_id: str) -> ExactlyOnce:
+        """The transactional delivery (a seam for tests that inject a failed commit)."""
+        assert self._consumer is not None
+        return ExactlyOnce(self.settings, self._consumer, transactional_id)
+
+    def _deliver(
+        self,
+        batch: list[ConsumerRecord],
+        outputs: list[tuple[ConsumerRecord, Article]],
+        dead: list[tuple[ConsumerRecord, Rejected]],
     ) -> None:
-        assert self._producer is not None
-        futures = []
+        """Outputs keyed by ``story_id``, dead letters with their reason, then the batch's offsets."""
+        assert self._delivery is not None
+        messages = []
         topic = self.service.output_topic
         if topic:
-            for _, article in outputs:
-                futures.append(
-                    self._producer.send(topic, key=article.story_id.encode(), value=article.model_dump_json().encode())
-                )
+            messages = [Message(topic, a.story_id.encode(), a.model_dump_json().encode()) for _, a in outputs]
         for record, rejected in dead:
             letter = dead_letter(
                 stage=self.service.name,
@@ -344,17 +356,10 @@ class StageRunner:
                 value=record.value,
                 rejected=rejected,
             )
-            headers = [
-                ("wirestream.reason", rejected.reason.encode()),
-                ("wirestream.stage", self.service.name.encode()),
-            ]
-            futures.append(
-                self._producer.send(
-                    self.settings.topic_dead_letter,
-                    key=record.key,
-                    value=letter.model_dump_json().encode(),
-                    headers=headers,
-                )
+            headers = [("wirestream.reason", rejected.reason.encode()),
+                       ("wirestream.stage", self.service.name.encode())]
+            messages.append(
+                Message(self.settings.topic_dead_letter, record.key, letter.model_dump_json().encode(), headers)
             )
             log.warning(
                 "dead-lettered %s[%d]@%d: %s: %s",
@@ -364,21 +369,12 @@ class StageRunner:
                 rejected.reason,
                 rejected.error,
             )
-        if not futures:
-            return
-        self._producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=0)  # raises the send's KafkaError, which retries the batch
-
-    def _commit(self, batch: list[ConsumerRecord]) -> None:
-        assert self._consumer is not None
-        self._check_batch_alive(batch)
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for record in batch:
             tp = TopicPartition(record.topic, record.partition)
             if tp not in offsets or offsets[tp].offset <= record.offset:
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-        self._consumer.commit(offsets)
+        self._delivery.deliver(messages, offsets, before_commit=lambda: self._check_batch_alive(batch))
 
     # --- waiting, pausing, abandoning -----------------------------------------------------
     def _past_grace(self) -> bool:

@@ -42,6 +42,8 @@ class Service(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = wirestream.__version__
     input_model: ClassVar[type[Article]] = EnrichedArticle
+    transactional: ClassVar[bool] = True
+    """With ``delivery=exactly_once``, outputs and input offsets commit in one Kafka transaction."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -1,0 +1,90 @@
+"""Exactly-once between stages: a batch's outputs and input offsets commit in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from kafka.errors import KafkaError
+
+from schemas import Article
+from wirestream.clients import ensure_topics, make_consumer
+from wirestream.delivery import ExactlyOnce, FencedOut, Message
+from wirestream.producer import publish
+from wirestream.runtime import StageRunner
+from wirestream.service import Service
+from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
+from wirestream.wirefile import parse_wire_text
+
+
+class Copy(Service):
+    """Passes records through to the NER topic."""
+
+    name = "copy"
+
+    @property
+    def output_topic(self) -> str:
+        return self.settings.topic_ner
+
+    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
+        return batch
+
+
+class CommitLostOnce(ExactlyOnce):
+    """The first commit fails after the records were written: the transaction must be aborted."""
+
+    failures = 1
+
+    def commit(self) -> None:
+        if CommitLostOnce.failures:
+            CommitLostOnce.failures -= 1
+            raise KafkaError("injected: the commit was lost")
+        super().commit()
+
+
+class Runner(StageRunner):
+    def make_exactly_once(self, transactional_id: str) -> ExactlyOnce:
+        return CommitLostOnce(self.settings, self._consumer, transactional_id)
+
+
+def articles(count: int) -> list[Article]:
+    return [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(count)]
+
+
+def test_an_aborted_batch_is_written_but_read_committed_readers_see_each_record_once(settings):
+    sent = articles(5)
+    assert publish(sent, settings).ok
+    with running_stage(Copy(settings), runner_class=Runner) as runner:
+        wait_for(lambda: sum(committed_offsets(settings, "copy", settings.topic_raw).values()) == 5,
+                 timeout=60, what="the batch committed")
+    assert runner.metrics.retries >= 1, "the lost commit was retried"
+    committed = read_topic(settings, settings.topic_ner, expect=5)
+    assert sorted(Article.model_validate_json(r.value).id for r in committed) == sorted(a.id for a in sent)
+    everything = read_topic(settings, settings.topic_ner, isolation_level="read_uncommitted", expect=6)
+    assert len(everything) > len(committed), "the aborted transaction's records were really written"
+
+
+def test_at_least_once_is_a_setting(settings):
+    settings = settings.model_copy(update={"delivery": "at_least_once"})
+    assert publish(articles(2), settings).ok
+    with running_stage(Copy(settings)) as runner:
+        wait_for(lambda: sum(committed_offsets(settings, "copy", settings.topic_raw).values()) == 2,
+                 timeout=60, what="the batch committed")
+    assert runner._delivery.name == "at-least-once"
+    assert len(read_topic(settings, settings.topic_ner, expect=2)) == 2
+
+
+def test_a_restarted_instance_fences_its_predecessor(settings):
+    ensure_topics(settings)
+    consumer = make_consumer(settings, settings.group_id("copy"))
+    old = ExactlyOnce(settings, consumer, "copy-instance-1")
+    new = ExactlyOnce(settings, consumer, "copy-instance-1")
+    try:
+        new.deliver([Message(settings.topic_ner, b"k", b"from the new one")], {}, lambda: None)
+        with pytest.raises(FencedOut):
+            old.deliver([Message(settings.topic_ner, b"k", b"from the old one")], {}, lambda: None)
+    finally:
+        old.close()
+        new.close()
+        consumer.close()
+    assert [r.value for r in read_topic(settings, settings.topic_ner, expect=1)] == [b"from the new one"]

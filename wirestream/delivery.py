@@ -1,0 +1,115 @@
+"""How a stage's batch leaves: its output records, its dead letters and its input offsets.
+
+* :class:`ExactlyOnce` (the default for the NLP stages): one Kafka transaction per batch holds
+  the outputs, the dead letters and the input offsets (sent with the consumer's group metadata,
+  KIP-447). Readers with ``read_committed`` see every batch whole, once, or not at all. The
+  transactional id is ``<group>-<instance id>``: a restarted instance fences its predecessor, and
+  the broker aborts a dead worker's open transaction after ``transaction_timeout_ms``.
+* :class:`AtLeastOnce`: send, wait until the broker acknowledged everything, then commit the
+  offsets. A crash in between redelivers the batch; downstream may see a record twice.
+
+Either way a failure raises, the batch is retried by the runtime, and nothing is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, ProducerFencedError
+from kafka.structs import OffsetAndMetadata
+
+from wirestream.clients import make_producer
+from wirestream.config import Settings
+
+log = logging.getLogger(__name__)
+Offsets = dict[TopicPartition, OffsetAndMetadata]
+
+
+class FencedOut(RuntimeError):
+    """Another process with this stage's transactional id took over; this one must stop."""
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class AtLeastOnce:
+    """Acknowledged sends, then the offset commit."""
+
+    name = "at-least-once"
+
+    def __init__(self, settings: Settings, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+        self.producer = make_producer(settings)
+
+    def deliver(self, messages: Sequence[Message], offsets: Offsets, before_commit: Callable[[], None]) -> None:
+        futures = [self.producer.send(m.topic, key=m.key, value=m.value, headers=m.headers) for m in messages]
+        if futures:
+            self.producer.flush(timeout=30)
+            for future in futures:
+                future.get(timeout=0)  # raises the send's KafkaError: the runtime retries the batch
+        before_commit()
+        self.consumer.commit(offsets)
+
+    def close(self) -> None:
+        self.producer.close(timeout=2)
+
+
+class ExactlyOnce:
+    """One transaction per batch: outputs, dead letters and input offsets commit together."""
+
+    name = "exactly-once"
+
+    def __init__(self, settings: Settings, consumer: KafkaConsumer, transactional_id: str) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.transactional_id = transactional_id
+        self.producer = self._new_producer()
+
+    def _new_producer(self) -> KafkaProducer:
+        producer = make_producer(
+            self.settings,
+            transactional_id=self.transactional_id,
+            transaction_timeout_ms=self.settings.transaction_timeout_ms,
+        )
+        producer.init_transactions()  # fences an earlier producer with this id, aborting its open transaction
+        return producer
+
+    def deliver(self, messages: Sequence[Message], offsets: Offsets, before_commit: Callable[[], None]) -> None:
+        self.producer.begin_transaction()
+        try:
+            for m in messages:
+                self.producer.send(m.topic, key=m.key, value=m.value, headers=m.headers)
+            before_commit()
+            if offsets:
+                self.producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
+            self.commit()
+        except ProducerFencedError as error:
+            raise FencedOut(f"transactional id {self.transactional_id} is in use by a newer process") from error
+        except BaseException:
+            self._abort()
+            raise
+
+    def commit(self) -> None:
+        """Commit the open transaction (a seam where tests inject a failure)."""
+        self.producer.commit_transaction()
+
+    def _abort(self) -> None:
+        try:
+            self.producer.abort_transaction()
+        except ProducerFencedError as error:
+            raise FencedOut(f"transactional id {self.transactional_id} is in use by a newer process") from error
+        except KafkaError as error:
+            log.warning("abort failed (%s); starting a new transactional producer", error)
+            self.producer.close(timeout=2)
+            self.producer = self._new_producer()
+
+    def close(self) -> None:
+        self.producer.close(timeout=2)
