@@ -235,6 +235,54 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- status ---------------------------------------------------------------------------------
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from services import REGISTRY
+    from wirestream.status import collect, table
+
+    settings = _settings()
+    stages = {name: service(settings).input_topic for name, service in REGISTRY.items()}
+    statuses = collect(settings, stages, interval_s=args.interval)
+    if args.json:
+        print(json.dumps([{**asdict(s), "total_lag": s.total_lag} for s in statuses], indent=2))
+    else:
+        print(table(statuses))
+    return 0
+
+
+# --- dead letters ---------------------------------------------------------------------------
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from wirestream import dlq
+
+    settings = _settings()
+    if args.dlq_action == "replay" and not (args.positions or args.all):
+        print("error: name PARTITION:OFFSET positions, or --all", file=sys.stderr)
+        return 2
+    try:
+        letters = dlq.choose(dlq.read_letters(settings), positions=getattr(args, "positions", ()),
+                             reason=args.reason, stage=args.stage)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.dlq_action == "list":
+        if args.json:
+            for item in letters:
+                print(item.letter.model_dump_json())
+        else:
+            print(dlq.table(letters))
+            print(f"{len(letters)} dead letter(s) on {settings.topic_dead_letter}")
+        return 0
+    if args.dry_run:
+        print(dlq.table(letters))
+        print(f"would replay {len(letters)} record(s)")
+        return 0
+    print(f"replayed {dlq.replay(settings, letters, to_topic=args.to)} record(s)")
+    return 0
+
+
 # --- serve ----------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -275,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="wirestream", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-format", choices=["text", "json"],
+                        default=os.environ.get(f"{ENV_PREFIX}LOG_FORMAT", "text"), help="json: one object per line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     broker = sub.add_parser("broker", help="fetch, start, stop or check the local Kafka broker")
@@ -327,6 +377,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--write-card", action="store_true", help="write the figures into the model card")
     evaluate.set_defaults(func=cmd_eval)
 
+    status = sub.add_parser("status", help="every stage's group state, members, lag and throughput")
+    status.add_argument("--interval", type=float, default=2.0, help="seconds between the two offset samples")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    dlq = sub.add_parser("dlq", help="list dead letters with their reasons, or replay chosen ones")
+    dlq_sub = dlq.add_subparsers(dest="dlq_action", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="every dead letter: position, stage, reason, source, error")
+    dlq_replay = dlq_sub.add_parser("replay", help="send chosen dead letters' original bytes back to their topic")
+    for sub_parser in (dlq_list, dlq_replay):
+        sub_parser.add_argument("--reason", help="only letters with this reason")
+        sub_parser.add_argument("--stage", help="only letters from this stage")
+    dlq_list.add_argument("--json", action="store_true", help="one DeadLetter JSON per line")
+    dlq_replay.add_argument("positions", nargs="*", metavar="PARTITION:OFFSET", help="as `dlq list` prints them")
+    dlq_replay.add_argument("--all", action="store_true", help="every letter that matches the filters")
+    dlq_replay.add_argument("--to", help="publish to this topic instead of the source topic")
+    dlq_replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
+    dlq.set_defaults(func=cmd_dlq)
+
     serve = sub.add_parser("serve", help="serve the read-only HTTP API and the live page")
     serve.add_argument("--host", help="interface to bind (default WIRESTREAM_API_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default WIRESTREAM_API_PORT, 8000)")
@@ -347,12 +416,9 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    from wirestream.logs import configure
+
+    configure(args.log_level, args.log_format)
     return int(args.func(args) or 0)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.errors import TopicAlreadyExistsError
 
 from wirestream.config import Settings
@@ -40,6 +43,9 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
         "max_poll_interval_ms": settings.max_poll_interval_ms,
         "allow_auto_create_topics": False,
         "isolation_level": "read_committed",
+        # KIP-429: a member joining or leaving moves only the partitions that must move; the others
+        # keep being processed through the rebalance.
+        "partition_assignment_strategy": (CooperativeStickyAssignor,),
     }
     options.update(overrides)
     consumer = KafkaConsumer(**options)
@@ -94,3 +100,37 @@ def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:
             pass  # another process created them first
     finally:
         admin.close()
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    expect: int | None = None,
+    timeout: float = 30.0,
+    isolation_level: str = "read_committed",
+) -> list[ConsumerRecord]:
+    """Every record on ``topic`` from the beginning (no consumer group); waits for ``expect`` records."""
+    consumer = KafkaConsumer(
+        **settings.kafka_options(), group_id=None, enable_auto_commit=False, isolation_level=isolation_level
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not (partitions := consumer.partitions_for_topic(topic)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.0f}s waiting for topic {topic}")
+            time.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+            caught_up = all(consumer.position(tp) >= end for tp, end in consumer.end_offsets(tps).items())
+            if (expect is None and caught_up) or (expect is not None and len(records) >= expect and caught_up):
+                break
+        return records
+    finally:
+        consumer.close()

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="How long the broker waits before aborting a dead worker's open transaction.",
     )
 
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Serve /metrics (Prometheus), /health and /ready on this port (0: any free port).",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Interface for the metrics port.")
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per line.")
+
     # --- models and inference ---------------------------------------------------------------
     ner_model: str = Field(
         default_factory=lambda: str(models_dir() / "wirestream-ner"),

@@ -38,6 +38,7 @@ from wirestream.config import Settings
 from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import Service, TransientError
+from wirestream.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,8 +73,9 @@ def _partitions(tps: Any) -> str:
 class _Revocations(ConsumerRebalanceListener):
     """Remembers which partitions were taken away, so an in-flight batch on them is dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, telemetry: Telemetry) -> None:
         self.revoked: set[TopicPartition] = set()
+        self.telemetry = telemetry
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         self.revoked.update(revoked)
@@ -83,6 +85,7 @@ class _Revocations(ConsumerRebalanceListener):
     def on_partitions_assigned(self, assigned: Any) -> None:
         # Not cleared here: under eager assignment a partition handed straight back has had its
         # position reset to the committed offset, so the batch in flight must still be dropped.
+        self.telemetry.ready = True  # joined (a member with nothing to own is ready too)
         if assigned:
             log.info("partitions assigned: %s", _partitions(assigned))
 
@@ -98,7 +101,10 @@ class StageRunner:
         self._stop_deadline: float | None = None
         self._consumer: KafkaConsumer | None = None
         self._delivery: AtLeastOnce | ExactlyOnce | None = None
-        self._revocations = _Revocations()
+        self.telemetry = Telemetry(self.service.name, self.settings.instance_id)
+        self._revocations = _Revocations(self.telemetry)
+        self.metrics_port: int | None = None
+        self._process_s = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -121,6 +127,9 @@ class StageRunner:
         else:
             self._delivery = AtLeastOnce(settings, self._consumer)
         self._consumer.subscribe([self.service.input_topic], listener=self._revocations)
+        if settings.metrics_port is not None:
+            self.metrics_port = self.telemetry.serve(settings.metrics_host, settings.metrics_port)
+            log.info("metrics, health and readiness on http://%s:%d/", settings.metrics_host, self.metrics_port)
         log.info(
             "stage %s (%s) consuming %s as group %s, %s",
             self.service.name,
@@ -148,6 +157,7 @@ class StageRunner:
         if self._delivery is not None:
             self._delivery.close()
         self.service.close()
+        self.telemetry.close()
         log.info("stage %s stopped: %s", self.service.name, self.metrics)
 
     # --- one batch -------------------------------------------------------------------------
@@ -162,6 +172,7 @@ class StageRunner:
         size = self.settings.batch_size
         polled = self._consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=size)
         batch = [record for records in polled.values() for record in records]
+        self.telemetry.polled(0)
         deadline = time.monotonic() + self.settings.batch_linger_ms / 1000
         while batch and len(batch) < size and not self.stop.is_set():
             left_ms = int((deadline - time.monotonic()) * 1000)
@@ -169,6 +180,7 @@ class StageRunner:
                 break
             polled = self._consumer.poll(timeout_ms=left_ms, max_records=size - len(batch))
             batch.extend(record for records in polled.values() for record in records)
+        self.telemetry.polled(len(batch))
         return batch
 
     def _handle(self, batch: list[ConsumerRecord]) -> None:
@@ -195,6 +207,7 @@ class StageRunner:
                 break
             except (TransientError, KafkaError) as error:
                 self.metrics.retries += 1
+                self.telemetry.retried()
                 log.warning(
                     "stage %s: %s: %s; retrying the batch in %.1fs, nothing committed",
                     self.service.name,
@@ -208,11 +221,17 @@ class StageRunner:
         self.metrics.batches += 1
         self.metrics.records_out += len(outputs)
         self.metrics.last_batch_ms = (time.monotonic() - started) * 1000
+        reasons: dict[str, int] = {}
         for _, rejected in dead + failed:
             self.metrics.dead_lettered += 1
+            reasons[rejected.reason] = reasons.get(rejected.reason, 0) + 1
             self.metrics.dead_letter_reasons[rejected.reason] = (
                 self.metrics.dead_letter_reasons.get(rejected.reason, 0) + 1
             )
+        self.telemetry.batch_done(size=len(batch), out=len(outputs), dead=reasons,
+                                  batch_s=self.metrics.last_batch_ms / 1000, process_s=self._process_s)
+        if self._consumer is not None:
+            self.telemetry.lag(self._consumer)
         log.info(
             "stage %s: batch of %d: %d out, %d dead-lettered in %.0f ms",
             self.service.name,
@@ -230,9 +249,11 @@ class StageRunner:
             return [], []
         articles = [article for _, article in good]
         started_at = datetime.now(UTC)
+        clock = time.monotonic()
         try:
             results = self._guarded(lambda: self.service.process(articles))
             pairs = list(zip([record for record, _ in good], self._checked(articles, results), strict=True))
+            self._process_s = time.monotonic() - clock
             return self._traced(pairs, started_at), []
         except (TransientError, KafkaError, BatchAbandoned):
             raise
@@ -251,9 +272,11 @@ class StageRunner:
                 raise
             except Exception as error:
                 log.warning(
-                    "record %s failed in %s: %s: %s", article.id, self.service.name, type(error).__name__, error
+                    "record %s failed in %s: %s: %s", article.id, self.service.name, type(error).__name__, error,
+                    extra={"article_id": article.id, "stage": self.service.name},
                 )
                 failed.append((record, Rejected("processing_error", f"{type(error).__name__}: {error}", article.id)))
+        self._process_s = time.monotonic() - clock
         return self._traced(outputs, started_at), failed
 
     @staticmethod
@@ -322,6 +345,7 @@ class StageRunner:
         if self._consumer is None:
             return
         self._consumer.pause(*self._consumer.assignment())
+        self.telemetry.polled(0)
         for tp, records in self._consumer.poll(timeout_ms=0).items():
             if records:
                 self._consumer.seek(tp, records[0].offset)
@@ -368,6 +392,8 @@ class StageRunner:
                 record.offset,
                 rejected.reason,
                 rejected.error,
+                extra={"article_id": rejected.article_id, "stage": self.service.name, "topic": record.topic,
+                       "partition": record.partition, "offset": record.offset, "reason": rejected.reason},
             )
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for record in batch:

@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-
+from wirestream.clients import read_topic  # noqa: F401 - re-exported: tests read topics from here
 from wirestream.config import ENV_PREFIX, Settings
 from wirestream.runtime import StageRunner
 from wirestream.service import Service
@@ -205,36 +203,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
         time.sleep(interval)
-
-
-def read_topic(
-    settings: Settings,
-    topic: str,
-    *,
-    expect: int | None = None,
-    timeout: float = 30.0,
-    isolation_level: str = "read_committed",
-) -> list[ConsumerRecord]:
-    """Every record on ``topic`` from the beginning (no consumer group); waits for ``expect`` records."""
-    consumer = KafkaConsumer(
-        **settings.kafka_options(), group_id=None, enable_auto_commit=False, isolation_level=isolation_level
-    )
-    try:
-        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), timeout=timeout, what=f"topic {topic}")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        records: list[ConsumerRecord] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
-            caught_up = all(consumer.position(tp) >= end for tp, end in consumer.end_offsets(tps).items())
-            if (expect is None and caught_up) or (expect is not None and len(records) >= expect and caught_up):
-                break
-        return records
-    finally:
-        consumer.close()
 
 
 def committed_offsets(settings: Settings, stage: str, topic: str, timeout: float = 20.0) -> dict[int, int]:

@@ -1,0 +1,66 @@
+"""A running stage serves Prometheus metrics, health and readiness; `wirestream status` reads the broker."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+from schemas import Article
+from wirestream.cli import main
+from wirestream.producer import publish
+from wirestream.service import Service
+from wirestream.status import collect
+from wirestream.testing import committed_offsets, running_stage, settings_env, wait_for
+from wirestream.wirefile import parse_wire_text
+
+
+class Copy(Service):
+    name = "copy"
+
+    @property
+    def output_topic(self) -> str:
+        return self.settings.topic_ner
+
+    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
+        return batch
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_metrics_health_readiness_and_status(settings, monkeypatch, capsys):
+    settings = settings.model_copy(update={"metrics_port": 0})
+    sent = [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(3)]
+    assert publish(sent, settings).ok
+    with running_stage(Copy(settings)) as runner:
+        wait_for(lambda: runner.metrics_port, timeout=60, what="the metrics port")
+        base = f"http://127.0.0.1:{runner.metrics_port}"
+        wait_for(lambda: get(f"{base}/ready")[0] == 200, timeout=60, what="ready")
+        assert get(f"{base}/health") == (200, "ok\n")
+        wait_for(lambda: sum(committed_offsets(settings, "copy", settings.topic_raw).values()) == 3, timeout=60,
+                 what="all three committed")
+        status, metrics = get(f"{base}/metrics")
+        assert status == 200
+        labels = f'instance="{settings.instance_id}",stage="copy"'
+        assert f"wirestream_records_in_total{{{labels}}} 3.0" in metrics
+        assert f"wirestream_records_out_total{{{labels}}} 3.0" in metrics
+        assert "wirestream_batch_seconds_bucket" in metrics and "wirestream_process_seconds_count" in metrics
+        lag = f'wirestream_consumer_lag{{instance="{settings.instance_id}",partition="0",stage="copy",'
+        assert f'{lag}topic="{settings.topic_raw}"}} 0.0' in metrics
+
+        [status] = collect(settings, {"copy": settings.topic_raw}, interval_s=0.5)
+        assert status.state == "Stable" and len(status.members) == 1
+        assert status.total_lag == 0 and sum(status.committed.values()) == 3
+
+        for name, value in settings_env(settings).items():
+            if name.startswith("WIRESTREAM_"):
+                monkeypatch.setenv(name, value)
+        assert main(["status", "--interval", "0"]) == 0
+        printed = capsys.readouterr().out
+        assert "ner" in printed and "storage" in printed and "sentiment" in printed

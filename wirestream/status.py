@@ -1,0 +1,86 @@
+"""``wirestream status``: every stage's group, members, lag and throughput, read from the broker.
+
+Lag is the input topic's end offset minus the group's committed offset, per partition; the
+throughput is how fast the committed offsets advanced over a short sampling interval. Nothing
+here talks to the stage processes themselves, so it works for any number of them, anywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from wirestream.clients import make_admin
+from wirestream.config import Settings
+
+
+@dataclass
+class StageStatus:
+    stage: str
+    group: str
+    topic: str
+    state: str = "unknown"
+    members: list[str] = field(default_factory=list)
+    lag: dict[int, int] = field(default_factory=dict)
+    committed: dict[int, int] = field(default_factory=dict)
+    records_per_s: float | None = None
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+
+def _committed(admin: Any, group: str, topic: str) -> dict[int, int]:
+    offsets = admin.list_group_offsets({group: None}).get(group, {})
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
+def _member(member: dict[str, Any]) -> str:
+    return f"{member.get('client_id', '?')}@{member.get('client_host', '?').lstrip('/')}"
+
+
+def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0) -> list[StageStatus]:
+    """Status of each ``stage -> input topic``; samples committed offsets twice, ``interval_s`` apart."""
+    admin = make_admin(settings)
+    consumer = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False)
+    try:
+        out = [StageStatus(stage, settings.group_id(stage), topic) for stage, topic in stages.items()]
+        try:
+            described = admin.describe_groups([s.group for s in out])
+        except KafkaError:
+            described = {}
+        for status in out:
+            group = described.get(status.group, {})
+            status.state = str(group.get("group_state") or "unknown")
+            status.members = sorted(_member(m) for m in group.get("members", []))
+            status.committed = _committed(admin, status.group, status.topic)
+        if interval_s > 0:
+            time.sleep(interval_s)
+        for status in out:
+            partitions = consumer.partitions_for_topic(status.topic) or set()
+            ends = consumer.end_offsets([TopicPartition(status.topic, p) for p in sorted(partitions)])
+            later = _committed(admin, status.group, status.topic)
+            status.lag = {tp.partition: max(0, end - later.get(tp.partition, 0)) for tp, end in ends.items()}
+            if interval_s > 0:
+                moved = sum(later.values()) - sum(status.committed.values())
+                status.records_per_s = round(moved / interval_s, 2)
+            status.committed = later
+        return out
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def table(statuses: list[StageStatus]) -> str:
+    lines = [f"{'stage':<10} {'state':<18} {'members':>7} {'lag':>7} {'rec/s':>7}  input topic / lag per partition"]
+    for s in statuses:
+        per_partition = " ".join(f"{p}:{n}" for p, n in sorted(s.lag.items()))
+        rate = "-" if s.records_per_s is None else f"{s.records_per_s:g}"
+        lines.append(f"{s.stage:<10} {s.state:<18} {len(s.members):>7} {s.total_lag:>7} {rate:>7}  "
+                     f"{s.topic} [{per_partition}]")
+        lines.extend(f"{'':<10} member {m}" for m in s.members)
+    return "\n".join(lines)
