@@ -69,3 +69,16 @@ def test_dockerfile_copies_every_package_the_services_import():
     for package in ("wirestream", "schemas", "services"):
         assert f"COPY {package} ./{package}" in dockerfile
     assert Path(ROOT / "pyproject.toml").exists()
+
+
+def test_prometheus_scrapes_every_stage_on_the_port_the_stages_serve_metrics_on():
+    prometheus = COMPOSE["services"]["prometheus"]
+    config_file = next(v.split(":")[0] for v in prometheus["volumes"] if v.endswith("prometheus.yml:ro"))
+    config = yaml.safe_load((ROOT / config_file).read_text())
+    [job] = config["scrape_configs"]
+    [discovery] = job["dns_sd_configs"]
+    assert set(discovery["names"]) == set(REGISTRY)
+    for stage in REGISTRY:
+        env = WIRESTREAM_SERVICES[stage]["environment"]
+        assert int(env["WIRESTREAM_METRICS_PORT"]) == discovery["port"]
+        assert env["WIRESTREAM_METRICS_HOST"] == "0.0.0.0"
