@@ -17,6 +17,7 @@ Reason = Literal[
     "unsupported_schema_version",
     "invalid_content",
     "processing_error",
+    "id_conflict",
 ]
 
 
@@ -24,7 +25,7 @@ class DeadLetter(Record):
     """A record a stage could not handle; ``wirestream dlq replay`` can send it back."""
 
     SCHEMA_NAME = "dead-letter"
-    SCHEMA_VERSION = "1.0"
+    SCHEMA_VERSION = "1.1"  # 1.1: reason "id_conflict"
 
     stage: str = Field(description="Stage that gave up on the record.")
     reason: Reason

@@ -68,7 +68,7 @@ class EnrichedArticle(Article):
     """An article plus enrichment; stages fill in their part and pass the rest through."""
 
     SCHEMA_NAME = "enriched-article"
-    SCHEMA_VERSION = "1.0"
+    SCHEMA_VERSION = "1.1"  # 1.1: status, supersedes (from Article)
 
     mentions: list[Mention] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)

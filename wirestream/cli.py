@@ -235,6 +235,50 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ingest ---------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    import threading
+
+    from wirestream.ingest.ingestor import Ingestor
+
+    settings = _settings()
+    if not (args.feed or args.watch or args.push_port):
+        print("error: give at least one source: --feed URL, --watch DIR or --push-port PORT", file=sys.stderr)
+        return 2
+    ingestor = Ingestor(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server = None
+    if args.push_port:
+        import uvicorn
+
+        from wirestream.ingest.push import create_push_app
+
+        server = uvicorn.Server(uvicorn.Config(create_push_app(ingestor), host=settings.api_host,
+                                               port=args.push_port, log_level="warning"))
+        threading.Thread(target=server.run, name="push", daemon=True).start()
+        print(f"accepting POST http://{settings.api_host}:{args.push_port}/articles", file=sys.stderr)
+    reported = time.monotonic()
+    try:
+        while not stop.is_set():
+            ingestor.poll_feeds(args.feed)
+            if args.watch:
+                ingestor.scan(args.watch)
+            if args.once:
+                break
+            if time.monotonic() - reported > 30:
+                logging.getLogger("wirestream.ingest").info("progress\n%s", ingestor.progress())
+                reported = time.monotonic()
+            stop.wait(1.0)
+    finally:
+        if server is not None:
+            server.should_exit = True
+        ingestor.close()
+    print(ingestor.progress())
+    return 0
+
+
 # --- status ---------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
     import json
@@ -376,6 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", nargs="+", help="test file(s) (default: the task's test splits)")
     evaluate.add_argument("--write-card", action="store_true", help="write the figures into the model card")
     evaluate.set_defaults(func=cmd_eval)
+
+    ingest = sub.add_parser("ingest", help="follow feeds, a directory and a push endpoint; publish each article once")
+    ingest.add_argument("--feed", action="append", default=[], metavar="URL", help="RSS or Atom feed (repeatable)")
+    ingest.add_argument("--watch", type=Path, help="publish wire files that appear in this directory")
+    ingest.add_argument("--push-port", type=int, help="accept POST /articles on this port (WIRESTREAM_API_HOST)")
+    ingest.add_argument("--once", action="store_true", help="poll every source once, print the counts, exit")
+    ingest.set_defaults(func=cmd_ingest)
 
     status = sub.add_parser("status", help="every stage's group state, members, lag and throughput")
     status.add_argument("--interval", type=float, default=2.0, help="seconds between the two offset samples")

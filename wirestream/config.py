@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         description="How long the broker waits before aborting a dead worker's open transaction.",
     )
 
+    fault_commit_delay_ms: int = Field(
+        default=0, ge=0,
+        description="Fault injection for chaos tests: hold each transaction open this long before committing.",
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535,
         description="Serve /metrics (Prometheus), /health and /ready on this port (0: any free port).",
@@ -128,6 +132,19 @@ class Settings(BaseSettings):
     )
     database_timeout_s: float = Field(default=2.0, gt=0, description="SQLite busy timeout; PostgreSQL connect timeout.")
     topic_stored: str = Field(default="wirestream.stored", description="Storage's at-least-once 'stored' events.")
+
+    # --- ingestion (``wirestream ingest``) --------------------------------------------------
+    ingest_state_path: Path = Field(default=Path(".wirestream/ingest.db"),
+                                    description="Feed validators, seen articles and story signatures.")
+    ingest_interval_s: float = Field(default=60.0, gt=0, description="How often each feed is polled.")
+    ingest_max_backoff_s: float = Field(default=900.0, gt=0, description="Longest wait after repeated failures.")
+    ingest_timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per feed fetch.")
+    ingest_similarity: float = Field(default=0.6, gt=0, le=1,
+                                     description="MinHash Jaccard at which an article is a new version of a story.")
+    ingest_languages: list[str] = Field(default_factory=lambda: ["en"], description="Languages the pipeline serves.")
+    ingest_other_languages: Literal["publish", "divert", "drop"] = Field(
+        default="divert", description="Articles in other languages: publish marked, divert to their topic, or drop.")
+    topic_other_languages: str = "wirestream.other-languages"
 
     # --- HTTP API and live page (``wirestream serve``) ---------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Interface the API binds; 0.0.0.0 to expose it.")

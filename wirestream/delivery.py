@@ -14,6 +14,7 @@ Either way a failure raises, the batch is retried by the runtime, and nothing is
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -71,7 +72,7 @@ class ExactlyOnce:
         self.settings = settings
         self.consumer = consumer
         self.transactional_id = transactional_id
-        self.producer = self._new_producer()
+        self.producer: KafkaProducer | None = self._new_producer()
 
     def _new_producer(self) -> KafkaProducer:
         producer = make_producer(
@@ -79,10 +80,16 @@ class ExactlyOnce:
             transactional_id=self.transactional_id,
             transaction_timeout_ms=self.settings.transaction_timeout_ms,
         )
-        producer.init_transactions()  # fences an earlier producer with this id, aborting its open transaction
+        try:
+            producer.init_transactions()  # fences an earlier producer with this id, aborting its open transaction
+        except BaseException:
+            producer.close(timeout=0)
+            raise
         return producer
 
     def deliver(self, messages: Sequence[Message], offsets: Offsets, before_commit: Callable[[], None]) -> None:
+        if self.producer is None:  # the last one was given up after a failed abort (e.g. broker down)
+            self.producer = self._new_producer()
         self.producer.begin_transaction()
         try:
             for m in messages:
@@ -90,6 +97,8 @@ class ExactlyOnce:
             before_commit()
             if offsets:
                 self.producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
+            if self.settings.fault_commit_delay_ms:
+                time.sleep(self.settings.fault_commit_delay_ms / 1000)  # chaos tests: a window to kill us in
             self.commit()
         except ProducerFencedError as error:
             raise FencedOut(f"transactional id {self.transactional_id} is in use by a newer process") from error
@@ -102,14 +111,21 @@ class ExactlyOnce:
         self.producer.commit_transaction()
 
     def _abort(self) -> None:
+        """Abort the open transaction; if even that fails, drop the producer and start afresh next batch.
+
+        A new producer's ``init_transactions`` fences the old one and makes the broker abort its
+        transaction, so nothing of the failed batch ever becomes visible to ``read_committed`` readers.
+        """
+        assert self.producer is not None
         try:
             self.producer.abort_transaction()
         except ProducerFencedError as error:
             raise FencedOut(f"transactional id {self.transactional_id} is in use by a newer process") from error
         except KafkaError as error:
-            log.warning("abort failed (%s); starting a new transactional producer", error)
+            log.warning("abort failed (%s); the next batch starts a new transactional producer", error)
             self.producer.close(timeout=2)
-            self.producer = self._new_producer()
+            self.producer = None
 
     def close(self) -> None:
-        self.producer.close(timeout=2)
+        if self.producer is not None:
+            self.producer.close(timeout=2)

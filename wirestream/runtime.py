@@ -275,7 +275,8 @@ class StageRunner:
                     "record %s failed in %s: %s: %s", article.id, self.service.name, type(error).__name__, error,
                     extra={"article_id": article.id, "stage": self.service.name},
                 )
-                failed.append((record, Rejected("processing_error", f"{type(error).__name__}: {error}", article.id)))
+                reason = getattr(error, "reason", "processing_error")
+                failed.append((record, Rejected(reason, f"{type(error).__name__}: {error}", article.id)))
         self._process_s = time.monotonic() - clock
         return self._traced(outputs, started_at), failed
 

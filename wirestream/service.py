@@ -35,6 +35,14 @@ class TransientError(RuntimeError):
 class RecordError(ValueError):
     """A record that is valid JSON and schema but that this stage cannot handle (dead-lettered)."""
 
+    reason = "processing_error"
+
+
+class IdConflict(RecordError):
+    """An article id already stored with different content: a source reused an id (dead-lettered)."""
+
+    reason = "id_conflict"
+
 
 class Service(ABC):
     """One stage of the pipeline."""

@@ -81,6 +81,7 @@ def isolated_settings(bootstrap: str, tmp_path: Path, **overrides: Any) -> Setti
         "topic_enriched": f"test-{run}.enriched",
         "topic_dead_letter": f"test-{run}.dead-letter",
         "topic_stored": f"test-{run}.stored",
+        "topic_other_languages": f"test-{run}.other-languages",
         "group_prefix": f"test-{run}",
         "instance_id": f"test-{run}",
         "partitions": 3,

@@ -25,6 +25,7 @@ from typing import Any
 
 from schemas import Article, EnrichedArticle
 from wirestream.db.dialects import Dialect
+from wirestream.service import IdConflict
 
 STANCE_VALUE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 _STANCE_SQL = "CASE s.label WHEN 'negative' THEN -1.0 WHEN 'positive' THEN 1.0 ELSE 0.0 END"
@@ -123,6 +124,7 @@ class ArticleStore:
         records = [EnrichedArticle.model_validate(a.model_dump()) for a in articles]
         d = self.dialect
         with d.connect() as connection, d.transaction(connection):
+            self._refuse_reused_ids(connection, records)
             for record in records:
                 self._write(connection, record, stamp, _day(record, now))
             for story_id in dict.fromkeys(r.story_id for r in records):
@@ -130,6 +132,21 @@ class ArticleStore:
             stored = self._fetch(connection, "WHERE a.id IN (%s)" % ", ".join(  # noqa: UP031 - placeholders only
                 f"%(id{i})s" for i in range(len(records))), {f"id{i}": r.id for i, r in enumerate(records)})
         return stored
+
+    def _refuse_reused_ids(self, connection: Any, records: Sequence[EnrichedArticle]) -> None:
+        """An id is the article's identity: the same id with another headline or body is a source's bug.
+
+        Re-enrichment (same text, new entities or tone) and redelivery update the row as usual.
+        """
+        marks = {f"id{i}": r.id for i, r in enumerate(records)}
+        rows = self.dialect.execute(
+            connection, f"SELECT id, headline, body FROM articles WHERE id IN ({', '.join(f'%({k})s' for k in marks)})",
+            marks,
+        )
+        stored = {row["id"]: (row["headline"], row["body"]) for row in rows}
+        for record in records:
+            if record.id in stored and stored[record.id] != (record.headline, record.body):
+                raise IdConflict(f"article id {record.id} is already stored with a different headline or body")
 
     def _write(self, connection: Any, record: EnrichedArticle, now: str, day: str) -> None:
         d = self.dialect

@@ -124,3 +124,14 @@ def test_a_pre_release_sqlite_file_is_refused_with_a_clear_error(tmp_path):
         connection.execute("PRAGMA user_version = 1")
     with pytest.raises(RuntimeError, match="pre-release"):
         ArticleStore(SqliteDialect(path)).count()
+
+
+def test_a_reused_id_with_different_text_is_refused_and_the_original_kept(store):
+    from wirestream.service import IdConflict
+
+    original = article(1, "Oslo, Jan 1 (NTB) Snow.")
+    store.upsert([original])
+    store.upsert([original.model_copy(update={"tone": None})])  # re-enrichment of the same text is fine
+    with pytest.raises(IdConflict, match="a1"):
+        store.upsert([article(1, "Oslo, Jan 1 (NTB) Rain, not snow.")])
+    assert store.get("a1").article.body == original.body
