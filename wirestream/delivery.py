@@ -17,9 +17,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, ProducerFencedError
+from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from wirestream.clients import make_producer
@@ -31,6 +32,15 @@ Offsets = dict[TopicPartition, OffsetAndMetadata]
 
 class FencedOut(RuntimeError):
     """Another process with this stage's transactional id took over; this one must stop."""
+
+
+class TransactionInDoubt(RuntimeError):
+    """The commit was sent but its outcome is unknown (e.g. the broker went away meanwhile).
+
+    Retrying the batch from memory could publish it twice. The runtime instead starts a new
+    transactional producer (whose ``init_transactions`` makes the broker finish or abort the old
+    transaction) and rewinds the batch's partitions to their committed offsets.
+    """
 
 
 @dataclass(frozen=True)
@@ -88,27 +98,59 @@ class ExactlyOnce:
         return producer
 
     def deliver(self, messages: Sequence[Message], offsets: Offsets, before_commit: Callable[[], None]) -> None:
-        if self.producer is None:  # the last one was given up after a failed abort (e.g. broker down)
+        if self.producer is None:  # the last one was given up (failed abort, commit in doubt)
             self.producer = self._new_producer()
         self.producer.begin_transaction()
+        committing = False
         try:
             for m in messages:
                 self.producer.send(m.topic, key=m.key, value=m.value, headers=m.headers)
             before_commit()
             if offsets:
-                self.producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
+                self._wait(self._manager().send_offsets_to_transaction(offsets, self.consumer.group_metadata()),
+                           "sending the offsets")
             if self.settings.fault_commit_delay_ms:
                 time.sleep(self.settings.fault_commit_delay_ms / 1000)  # chaos tests: a window to kill us in
+            committing = True
             self.commit()
         except ProducerFencedError as error:
             raise FencedOut(f"transactional id {self.transactional_id} is in use by a newer process") from error
-        except BaseException:
+        except BaseException as error:
+            if committing:
+                self._drop_producer()
+                raise TransactionInDoubt(f"commit outcome unknown: {type(error).__name__}: {error}") from error
             self._abort()
             raise
 
     def commit(self) -> None:
-        """Commit the open transaction (a seam where tests inject a failure)."""
-        self.producer.commit_transaction()
+        """Commit the open transaction, waiting at most the transaction timeout (a seam for tests)."""
+        self._wait(self._manager().begin_commit(), "committing")
+
+    def _manager(self) -> Any:
+        # kafka-python's commit_transaction()/send_offsets_to_transaction() wait without a bound; a broker
+        # that goes away mid-commit would hang the stage, so drive the same calls with a bounded wait.
+        assert self.producer is not None
+        return self.producer._transaction_manager
+
+    def _wait(self, result: Any, what: str) -> None:
+        assert self.producer is not None
+        self.producer._sender.wakeup()
+        if not result.wait(timeout_ms=self.settings.transaction_timeout_ms):
+            raise KafkaTimeoutError(f"{what} took longer than {self.settings.transaction_timeout_ms} ms")
+
+    def _drop_producer(self) -> None:
+        """Forget the producer without finishing its transaction: its successor's init settles it."""
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=1)
+            except Exception as error:  # closing a broken producer may fail; it is gone either way
+                log.debug("closing the old transactional producer: %s", error)
+
+    def recover(self) -> None:
+        """After :class:`TransactionInDoubt`: a new producer settles the old transaction on the broker."""
+        if self.producer is None:
+            self.producer = self._new_producer()
 
     def _abort(self) -> None:
         """Abort the open transaction; if even that fails, drop the producer and start afresh next batch.
@@ -118,13 +160,12 @@ class ExactlyOnce:
         """
         assert self.producer is not None
         try:
-            self.producer.abort_transaction()
+            self._wait(self._manager().begin_abort(), "aborting")
         except ProducerFencedError as error:
             raise FencedOut(f"transactional id {self.transactional_id} is in use by a newer process") from error
         except KafkaError as error:
             log.warning("abort failed (%s); the next batch starts a new transactional producer", error)
-            self.producer.close(timeout=2)
-            self.producer = None
+            self._drop_producer()
 
     def close(self) -> None:
         if self.producer is not None:

@@ -35,7 +35,7 @@ from kafka.structs import OffsetAndMetadata
 from schemas import Article, TraceStep
 from wirestream.clients import ensure_topics, make_consumer
 from wirestream.config import Settings
-from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message
+from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import Service, TransientError
 from wirestream.telemetry import Telemetry
@@ -46,6 +46,10 @@ T = TypeVar("T")
 
 class BatchAbandoned(Exception):
     """The batch was given up (shutdown past the grace period, or its partitions were revoked)."""
+
+    def __init__(self, why: str, *, to_committed: bool = False) -> None:
+        super().__init__(why)
+        self.to_committed = to_committed  # rewind to the committed offsets, not to the batch's start
 
 
 @dataclass
@@ -147,7 +151,7 @@ class StageRunner:
                     except BatchAbandoned as why:
                         self.metrics.abandoned_batches += 1
                         log.warning("batch of %d abandoned uncommitted: %s", len(batch), why)
-                        self._rewind(batch)
+                        self._rewind(batch, to_committed=why.to_committed)
         finally:
             self._close()
 
@@ -205,6 +209,13 @@ class StageRunner:
                 outputs, failed = self._process(good)
                 self._deliver(batch, outputs, dead + failed)
                 break
+            except TransactionInDoubt as error:
+                self.metrics.retries += 1
+                self.telemetry.retried()
+                log.warning("stage %s: %s; settling it, then rewinding to the committed offsets",
+                            self.service.name, error)
+                self._settle_transaction(backoff)
+                raise BatchAbandoned("transaction outcome unknown", to_committed=True) from error
             except (TransientError, KafkaError) as error:
                 self.metrics.retries += 1
                 self.telemetry.retried()
@@ -425,11 +436,25 @@ class StageRunner:
         finally:
             self._consumer.resume(*self._consumer.assignment())
 
-    def _rewind(self, batch: list[ConsumerRecord]) -> None:
+    def _settle_transaction(self, backoff: float) -> None:
+        """Start a new transactional producer until one succeeds (the broker may still be away)."""
+        assert isinstance(self._delivery, ExactlyOnce)
+        while not self._past_grace():
+            try:
+                self._delivery.recover()
+                return
+            except KafkaError as error:
+                log.warning("stage %s: cannot settle the transaction yet (%s); retrying in %.1fs",
+                            self.service.name, error, backoff)
+                self._wait_paused(backoff)
+                backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
+
+    def _rewind(self, batch: list[ConsumerRecord], to_committed: bool = False) -> None:
         """After abandoning a batch on partitions we still own, seek back so it is processed again.
 
-        Partitions revoked meanwhile need nothing: their new owner, or this member after an eager
-        reassignment, starts from the committed offset.
+        Normally back to the batch's first offset; after a transaction of unknown outcome, to the
+        committed offsets (if it committed, the batch is done; if not, it is redone). Partitions
+        revoked meanwhile need nothing: their new owner starts from the committed offset.
         """
         if self.stop.is_set() or self._consumer is None:
             return
@@ -439,4 +464,7 @@ class StageRunner:
             first[tp] = min(first.get(tp, record.offset), record.offset)
         for tp, offset in first.items():
             if tp in self._consumer.assignment() and tp not in self._revocations.revoked:
+                if to_committed:
+                    committed = self._consumer.committed(tp)
+                    offset = committed if committed is not None else offset
                 self._consumer.seek(tp, offset)

@@ -9,6 +9,7 @@ for the length of a ``with`` block; :func:`read_topic` reads everything on a top
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import subprocess
@@ -100,8 +101,9 @@ def isolated_settings(bootstrap: str, tmp_path: Path, **overrides: Any) -> Setti
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment a subprocess needs to see ``settings`` (``WIRESTREAM_*`` variables)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        # pydantic-settings reads lists and dicts from the environment as JSON
+        env[f"{ENV_PREFIX}{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     return env
 
 
