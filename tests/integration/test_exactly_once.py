@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 from kafka.errors import KafkaError
 
 from schemas import Article
+from tests.stages import Copy
 from wirestream.clients import ensure_topics, make_consumer
 from wirestream.delivery import ExactlyOnce, FencedOut, Message
 from wirestream.producer import publish
 from wirestream.runtime import StageRunner
-from wirestream.service import Service
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
-
-
-class Copy(Service):
-    """Passes records through to the NER topic."""
-
-    name = "copy"
-
-    @property
-    def output_topic(self) -> str:
-        return self.settings.topic_ner
-
-    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
-        return batch
 
 
 class CommitLostOnce(ExactlyOnce):

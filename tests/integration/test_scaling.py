@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-
 from schemas import Article
+from tests.stages import SlowCopy
 from wirestream.producer import publish
-from wirestream.service import Service
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
-
-
-class Copy(Service):
-    """Copies records to the NER topic, a little slowly, so rebalances land mid-stream."""
-
-    name = "copy"
-
-    @property
-    def output_topic(self) -> str:
-        return self.settings.topic_ner
-
-    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
-        time.sleep(0.2)
-        return batch
 
 
 def test_a_member_joining_and_another_leaving_mid_stream_lose_and_double_nothing(settings):
@@ -33,10 +16,10 @@ def test_a_member_joining_and_another_leaving_mid_stream_lose_and_double_nothing
     def done() -> int:
         return sum(committed_offsets(settings, "copy", settings.topic_raw).values())
 
-    with running_stage(Copy(settings), settings.model_copy(update={"instance_id": "first"})) as first:
+    with running_stage(SlowCopy(settings), settings.model_copy(update={"instance_id": "first"})) as first:
         assert publish(sent[:60], settings).ok
         wait_for(lambda: done() >= 10, timeout=60, what="the first member under way")
-        with running_stage(Copy(settings), settings.model_copy(update={"instance_id": "second"})) as second:
+        with running_stage(SlowCopy(settings), settings.model_copy(update={"instance_id": "second"})) as second:
             assert publish(sent[60:], settings).ok
             wait_for(lambda: second.metrics.records_out > 0, timeout=60, what="the second member working")
             joined_at = done()

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 
-from schemas import Article
+from tests.stages import Copy
 from wirestream.cli import main
 from wirestream.producer import publish
-from wirestream.service import Service
 from wirestream.status import collect
 from wirestream.testing import committed_offsets, running_stage, settings_env, wait_for
 from wirestream.wirefile import parse_wire_text
-
-
-class Copy(Service):
-    name = "copy"
-
-    @property
-    def output_topic(self) -> str:
-        return self.settings.topic_ner
-
-    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
-        return batch
 
 
 def get(url: str) -> tuple[int, str]:

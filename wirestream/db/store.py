@@ -97,6 +97,16 @@ _SUMMARY = (
 )
 
 
+def _window(clauses: list[str], params: dict[str, Any], since: date | None, until: date | None) -> None:
+    """Add the publication-day bounds of a query (days are ISO text: they compare as dates)."""
+    if since:
+        clauses.append("a.day >= %(since)s")
+        params["since"] = since.isoformat()
+    if until:
+        clauses.append("a.day <= %(until)s")
+        params["until"] = until.isoformat()
+
+
 def _day(article: Article, now: datetime) -> str:
     return (article.published or now.date()).isoformat()
 
@@ -241,12 +251,7 @@ class ArticleStore:
         if agency:
             clauses.append("lower(a.agency) = lower(%(agency)s)")
             params["agency"] = agency
-        if since:
-            clauses.append("a.day >= %(since)s")
-            params["since"] = since.isoformat()
-        if until:
-            clauses.append("a.day <= %(until)s")
-            params["until"] = until.isoformat()
+        _window(clauses, params, since, until)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         d = self.dialect
         with d.connect() as connection:
@@ -267,12 +272,7 @@ class ArticleStore:
         Average stance is the mean over the articles of negative = -1, neutral = 0, positive = +1.
         """
         clauses, params = ["a.is_latest = 1"], {"limit": limit}
-        if since:
-            clauses.append("a.day >= %(since)s")
-            params["since"] = since.isoformat()
-        if until:
-            clauses.append("a.day <= %(until)s")
-            params["until"] = until.isoformat()
+        _window(clauses, params, since, until)
         if label:
             clauses.append("e.label = %(label)s")
             params["label"] = label
