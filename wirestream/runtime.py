@@ -412,7 +412,25 @@ class StageRunner:
             tp = TopicPartition(record.topic, record.partition)
             if tp not in offsets or offsets[tp].offset <= record.offset:
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        self._skip_markers(offsets)
         self._delivery.deliver(messages, offsets, before_commit=lambda: self._check_batch_alive(batch))
+
+    def _skip_markers(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit the consumer's position where it lies past the batch's last record.
+
+        On a transactional input topic each commit leaves a control marker after the records;
+        the position already skipped it. Committing ``last offset + 1`` would leave the group one
+        "record" behind per partition forever (lag that never drains in ``wirestream status``).
+        Everything between the last record and the position was skipped by the client (markers,
+        aborted records), never handed to this batch, so it is safe to commit past.
+        """
+        assert self._consumer is not None
+        owned = self._consumer.assignment()
+        for tp, committed in list(offsets.items()):
+            if tp in owned:
+                position = self._consumer.position(tp)
+                if position is not None and position > committed.offset:
+                    offsets[tp] = OffsetAndMetadata(position, "", -1)
 
     # --- waiting, pausing, abandoning -----------------------------------------------------
     def _past_grace(self) -> bool:

@@ -16,6 +16,7 @@ from tests.conftest import SEED_ARTICLE
 from wirestream.clients import ensure_topics, make_admin
 from wirestream.db import open_store
 from wirestream.producer import publish, read_inputs
+from wirestream.status import collect
 from wirestream.testing import (
     log_tails,
     read_topic,
@@ -124,6 +125,11 @@ def test_two_processes_per_nlp_stage_share_the_work_and_every_article_is_stored_
         instances = {step.instance for article in stored for step in article.trace if step.service == stage}
         assert instances == {f"{stage}-a", f"{stage}-b"}, f"{stage}: {instances}"
     assert all(article.tone is not None and article.entities for article in stored)
+
+    # every group caught up: no phantom lag from the transactions' commit markers
+    lags = {s.stage: s.total_lag for s in collect(settings, {"sentiment": settings.topic_ner,
+                                                             "storage": settings.topic_enriched}, interval_s=0)}
+    assert lags == {"sentiment": 0, "storage": 0}, lags
 
     for topic in (settings.topic_ner, settings.topic_enriched):
         records = read_topic(settings, topic, expect=30)
