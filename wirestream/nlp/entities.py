@@ -14,6 +14,13 @@ fullest form; the key is the type and the name folded to ASCII lower case:
 ...                         m("Sa'ar", "PER", 1), m("JeM", "ORG", 1)], body)
 >>> [(e.key, e.name, e.aliases, e.mention_count) for e in found]
 [("per:gideon-sa'ar", "Gideon Sa'ar", ["Sa'ar"], 2), ('org:jaish-e-mohammed', 'Jaish-e-Mohammed', ['JeM'], 3)]
+
+An abbreviation introduced in brackets keeps meaning its entity later on:
+
+>>> body = "They met in Kashmir (PoK) last week. PoK is disputed."
+>>> found = merge_entities([m("Kashmir", "LOC"), m("PoK", "LOC"), m("PoK", "LOC", 1)], body)
+>>> [(e.name, e.aliases, e.mention_count) for e in found]
+[('Kashmir', ['PoK'], 3)]
 """
 
 from __future__ import annotations
@@ -78,12 +85,14 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         return label_votes[clean_name(m.text).lower()].most_common(1)[0][0]
 
     groups: list[dict] = []  # name, label, members, first position
+    known: dict[tuple[str, str], dict] = {}  # (label, lower-case form) -> the group it joined
     by_length = sorted(range(len(mentions)), key=lambda i: (-len(clean_name(mentions[i].text)), i))
     for index in by_length:
         mention = mentions[index]
         name, label = clean_name(mention.text), label_of(mention)
-        target = None
-        for group in groups:
+        # a form once attached (e.g. "PoK" bracketed after "Kashmir") stays attached later in the text
+        target = known.get((label, name.lower()))
+        for group in [] if target is not None else groups:
             if group["label"] != label:
                 continue
             full = group["name"]
@@ -98,9 +107,11 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
             if target is not None:
                 break
         if target is None:
-            groups.append({"name": name, "label": label, "members": [index]})
+            target = {"name": name, "label": label, "members": [index]}
+            groups.append(target)
         else:
             target["members"].append(index)
+        known.setdefault((label, name.lower()), target)
     entities = []
     for group in sorted(groups, key=lambda g: min(g["members"])):
         members = sorted(group["members"])
