@@ -358,7 +358,9 @@ class StageRunner:
             return
         self._consumer.pause(*self._consumer.assignment())
         self.telemetry.polled(0)
-        for tp, records in self._consumer.poll(timeout_ms=0).items():
+        # Not 0: a rebalance that starts now must be able to finish inside one poll (kafka-python 3.0
+        # drops a finished-but-uncollected join and starts another on a zero-timeout poll).
+        for tp, records in self._consumer.poll(timeout_ms=50).items():
             if records:
                 self._consumer.seek(tp, records[0].offset)
         self._consumer.pause(*self._consumer.assignment())
