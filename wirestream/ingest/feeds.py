@@ -10,6 +10,15 @@ CORRECTION or WITHDRAWN/KILL marks the article so.
 ... <pubDate>Wed, 01 Jan 2025 10:00:00 GMT</pubDate></item></channel></rss>'''
 >>> [(a.id, a.headline, a.body, a.agency, str(a.published)) for a in parse_feed(xml, "feed")]
 [('g1', 'Snow', 'Oslo, Jan 1 (NTB) Heavy snow fell.', 'NTB', '2025-01-01')]
+
+Atom, with a correction that names the entry it corrects:
+
+>>> atom = b'''<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>urn:x:2</id>
+... <title>Snow (corrected)</title><category term="correction"/><link rel="related" href="urn:x:1"/>
+... <updated>2025-01-02T08:00:00Z</updated><content type="html">&lt;p&gt;Oslo, Jan 2 (NTB) Snow.&lt;/p&gt;</content>
+... </entry></feed>'''
+>>> [(a.id, a.status, a.supersedes, a.body, str(a.published)) for a in parse_feed(atom, "feed")]
+[('urn:x:2', 'correction', 'urn:x:1', 'Oslo, Jan 2 (NTB) Snow.', '2025-01-02')]
 """
 
 from __future__ import annotations
