@@ -9,7 +9,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError, TopicAlreadyExistsError
 
 from wirestream.config import Settings
 
@@ -78,6 +78,24 @@ def finish_joins_in_flight(consumer: KafkaConsumer) -> None:
 
 def make_admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=15_000)
+
+
+def group_offsets(admin: KafkaAdminClient, group: str, topic: str, timeout: float = 20.0) -> dict[int, int]:
+    """The group's committed offset per partition of ``topic`` (absent: nothing committed).
+
+    A fresh broker creates its offsets topic on the first group request, so the coordinator
+    may be briefly unavailable: that is retried, not reported as "nothing committed".
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            offsets = admin.list_group_offsets({group: None}).get(group, {})
+            break
+        except (CoordinatorNotAvailableError, NotCoordinatorError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
 def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from wirestream.clients import make_admin
+from wirestream.clients import group_offsets, make_admin
 from wirestream.config import Settings
 
 
@@ -32,11 +32,6 @@ class StageStatus:
     @property
     def total_lag(self) -> int:
         return sum(self.lag.values())
-
-
-def _committed(admin: Any, group: str, topic: str) -> dict[int, int]:
-    offsets = admin.list_group_offsets({group: None}).get(group, {})
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
 def _member(member: dict[str, Any]) -> str:
@@ -57,13 +52,13 @@ def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0)
             group = described.get(status.group, {})
             status.state = str(group.get("group_state") or "unknown")
             status.members = sorted(_member(m) for m in group.get("members", []))
-            status.committed = _committed(admin, status.group, status.topic)
+            status.committed = group_offsets(admin, status.group, status.topic)
         if interval_s > 0:
             time.sleep(interval_s)
         for status in out:
             partitions = consumer.partitions_for_topic(status.topic) or set()
             ends = consumer.end_offsets([TopicPartition(status.topic, p) for p in sorted(partitions)])
-            later = _committed(admin, status.group, status.topic)
+            later = group_offsets(admin, status.group, status.topic)
             status.lag = {tp.partition: max(0, end - later.get(tp.partition, 0)) for tp, end in ends.items()}
             if interval_s > 0:
                 moved = sum(later.values()) - sum(status.committed.values())

@@ -58,9 +58,7 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer().with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    from wirestream.broker import LocalBroker
-
-    broker = LocalBroker(Settings(broker_port=TEST_BROKER_PORT, broker_controller_port=TEST_BROKER_PORT + 1))
+    broker = local_test_broker()
     started_here = broker.pid() is None
     if started_here:
         broker.reset()  # every test run starts from an empty cluster
@@ -209,27 +207,25 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
 
 
 def committed_offsets(settings: Settings, stage: str, topic: str, timeout: float = 20.0) -> dict[int, int]:
-    """The stage group's committed offset per partition of ``topic`` (missing: none committed).
-
-    A fresh broker creates its offsets topic on the first group request, so the coordinator
-    may be briefly unavailable: that is retried, not reported as "nothing committed".
-    """
-    from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
-
-    from wirestream.clients import make_admin
+    """The stage group's committed offset per partition of ``topic`` (missing: none committed)."""
+    from wirestream.clients import group_offsets, make_admin
 
     admin = make_admin(settings)
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                group = settings.group_id(stage)
-                offsets = admin.list_group_offsets({group: None}).get(group, {})
-                break
-            except (CoordinatorNotAvailableError, NotCoordinatorError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        return group_offsets(admin, settings.group_id(stage), topic, timeout)
     finally:
         admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
+def export_settings(settings: Settings, setenv: Callable[[str, str], Any]) -> None:
+    """Put ``settings`` into this process's environment (e.g. ``monkeypatch.setenv``), for CLI tests."""
+    for name, value in settings_env(settings).items():
+        if name.startswith(ENV_PREFIX):
+            setenv(name, value)
+
+
+def local_test_broker() -> Any:
+    """The local broker tests start on :data:`TEST_BROKER_PORT` when no other is configured."""
+    from wirestream.broker import LocalBroker
+
+    return LocalBroker(Settings(broker_port=TEST_BROKER_PORT, broker_controller_port=TEST_BROKER_PORT + 1))

@@ -24,6 +24,7 @@ from wirestream.db import open_store
 from wirestream.producer import publish
 from wirestream.testing import (
     TEST_BROKER_PORT,
+    local_test_broker,
     log_tails,
     read_topic,
     start_stage_process,
@@ -36,11 +37,11 @@ CITIES = ["Lima", "Oslo", "Nairobi", "Tokyo", "Paris", "Quito"]
 PEOPLE = ["Maria Lopez", "John Carter", "Aiko Tanaka", "Omar Haddad", "Ingrid Berg"]
 
 
-def local_test_broker(settings: Settings) -> LocalBroker | None:
+def restartable_broker(settings: Settings) -> LocalBroker | None:
     """The session's local broker, which this test may restart; None for an external one."""
     if settings.bootstrap_servers != f"127.0.0.1:{TEST_BROKER_PORT}" or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return None
-    return LocalBroker(Settings(broker_port=TEST_BROKER_PORT, broker_controller_port=TEST_BROKER_PORT + 1))
+    return local_test_broker()
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def ids_on(settings: Settings, topic: str, isolation: str, expect: int) -> Count
 
 
 def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(settings, processes, tmp_path):
-    broker = local_test_broker(settings)
+    broker = restartable_broker(settings)
     settings = settings.model_copy(update={"partitions": 4, "batch_size": 8, "transaction_timeout_ms": 10_000})
     ensure_topics(settings)
     logs = tmp_path / "stage-logs"

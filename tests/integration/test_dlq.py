@@ -10,7 +10,7 @@ from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_producer
 from wirestream.producer import publish
 from wirestream.service import Service
-from wirestream.testing import read_topic, running_stage, settings_env, wait_for
+from wirestream.testing import export_settings, read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
 
 
@@ -49,9 +49,7 @@ def test_list_then_replay_after_the_fix(settings, monkeypatch, capsys):
     with running_stage(service):
         wait_for(lambda: len(read_topic(settings, settings.topic_dead_letter, timeout=2)) == 2, timeout=60,
                  what="two dead letters")
-        for name, value in settings_env(settings).items():
-            if name.startswith("WIRESTREAM_"):
-                monkeypatch.setenv(name, value)
+        export_settings(settings, monkeypatch.setenv)
         assert main(["dlq", "list"]) == 0
         listing = capsys.readouterr().out
         assert "processing_error" in listing and "cannot digest poison" in listing

@@ -222,13 +222,11 @@ def test_a_watched_directory_publishes_new_files_once(settings, ingestor, tmp_pa
 
 def test_the_ingest_command_polls_its_sources_and_prints_the_counts(settings, feeds, monkeypatch, capsys, tmp_path):
     from wirestream.cli import main
-    from wirestream.testing import settings_env
+    from wirestream.testing import export_settings
 
     feeds.bodies["/news.xml"] = rss(*NEWS)
     state = settings.model_copy(update={"ingest_state_path": tmp_path / "cli-ingest.db"})
-    for name, value in settings_env(state).items():
-        if name.startswith("WIRESTREAM_"):
-            monkeypatch.setenv(name, value)
+    export_settings(state, monkeypatch.setenv)
     assert main(["ingest", "--feed", feeds.url("/news.xml"), "--once"]) == 0
     assert f"{feeds.url('/news.xml')}: fetched 1, new 2" in capsys.readouterr().out
     assert main(["ingest", "--once"]) == 2, "no source given"

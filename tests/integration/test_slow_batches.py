@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-
-from schemas import Article
+from tests.stages import Copy
 from wirestream.producer import publish
-from wirestream.service import Service
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
 
 
-class SlowModel(Service):
+class SlowModel(Copy):
     """Stands in for a model whose batch takes several poll intervals."""
 
     name = "slow-model"
-    seconds = 8.0
-
-    @property
-    def output_topic(self) -> str:
-        return self.settings.topic_ner
-
-    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
-        time.sleep(self.seconds)
-        return batch
+    delay_s = 8.0
 
 
 def test_a_batch_slower_than_the_poll_interval_is_processed_once_without_a_rebalance(settings):

@@ -9,7 +9,7 @@ from tests.stages import Copy
 from wirestream.cli import main
 from wirestream.producer import publish
 from wirestream.status import collect
-from wirestream.testing import committed_offsets, running_stage, settings_env, wait_for
+from wirestream.testing import committed_offsets, export_settings, running_stage, wait_for
 from wirestream.wirefile import parse_wire_text
 
 
@@ -45,9 +45,7 @@ def test_metrics_health_readiness_and_status(settings, monkeypatch, capsys):
         assert status.state == "Stable" and len(status.members) == 1
         assert status.total_lag == 0 and sum(status.committed.values()) == 3
 
-        for name, value in settings_env(settings).items():
-            if name.startswith("WIRESTREAM_"):
-                monkeypatch.setenv(name, value)
+        export_settings(settings, monkeypatch.setenv)
         assert main(["status", "--interval", "0"]) == 0
         printed = capsys.readouterr().out
         assert "ner" in printed and "storage" in printed and "sentiment" in printed

@@ -37,10 +37,8 @@ def test_defaults_run_on_one_laptop():
 
 
 def test_settings_passed_to_a_subprocess_environment_read_back_the_same(monkeypatch, tmp_path):
-    from wirestream.testing import isolated_settings, settings_env
+    from wirestream.testing import export_settings, isolated_settings
 
     settings = isolated_settings("127.0.0.1:1", tmp_path, ingest_languages=["en", "de"], metrics_port=0)
-    for name, value in settings_env(settings).items():
-        if name.startswith("WIRESTREAM_"):
-            monkeypatch.setenv(name, value)
+    export_settings(settings, monkeypatch.setenv)
     assert Settings() == settings

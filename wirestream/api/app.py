@@ -31,6 +31,11 @@ Label = Literal["PER", "ORG", "LOC", "MISC"]
 Tone = Literal["negative", "neutral", "positive"]
 
 
+def _check_window(since: date | None, until: date | None) -> None:
+    if since and until and since > until:
+        raise HTTPException(400, f"since ({since}) is after until ({until})")
+
+
 def create_app(store: ArticleStore) -> FastAPI:
     app = FastAPI(
         title="wirestream",
@@ -64,8 +69,7 @@ def create_app(store: ArticleStore) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     ) -> dict[str, Any]:
-        if since and until and since > until:
-            raise HTTPException(400, f"since ({since}) is after until ({until})")
+        _check_window(since, until)
         page = store.search(text=q, entity=entity, label=label, tone=tone, agency=agency, since=since, until=until,
                             all_versions=all_versions, limit=limit, offset=offset)
         return {"total": page.total, "limit": limit, "offset": offset, "items": page.items}
@@ -89,8 +93,7 @@ def create_app(store: ArticleStore) -> FastAPI:
         label: Label | None = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
-        if since and until and since > until:
-            raise HTTPException(400, f"since ({since}) is after until ({until})")
+        _check_window(since, until)
         return {"items": store.top_entities(since=since, until=until, label=label, limit=limit)}
 
     @app.get("/api/entities/{key}", tags=["entities"], summary="One entity: its mentions and stance over time")

@@ -27,7 +27,6 @@ from schemas import Article, EnrichedArticle
 from wirestream.db.dialects import Dialect
 from wirestream.service import IdConflict
 
-STANCE_VALUE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 _STANCE_SQL = "CASE s.label WHEN 'negative' THEN -1.0 WHEN 'positive' THEN 1.0 ELSE 0.0 END"
 
 
@@ -97,6 +96,12 @@ _SUMMARY = (
 )
 
 
+def _in_list(prefix: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """``%(p0)s, %(p1)s, ...`` and its parameters, for ``column IN (...)``."""
+    params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    return ", ".join(f"%({key})s" for key in params), params
+
+
 def _window(clauses: list[str], params: dict[str, Any], since: date | None, until: date | None) -> None:
     """Add the publication-day bounds of a query (days are ISO text: they compare as dates)."""
     if since:
@@ -139,8 +144,8 @@ class ArticleStore:
                 self._write(connection, record, stamp, _day(record, now))
             for story_id in dict.fromkeys(r.story_id for r in records):
                 d.execute(connection, _LATEST, {"story_id": story_id})
-            stored = self._fetch(connection, "WHERE a.id IN (%s)" % ", ".join(  # noqa: UP031 - placeholders only
-                f"%(id{i})s" for i in range(len(records))), {f"id{i}": r.id for i, r in enumerate(records)})
+            marks, ids = _in_list("id", [r.id for r in records])
+            stored = self._fetch(connection, f"WHERE a.id IN ({marks})", ids)
         return stored
 
     def _refuse_reused_ids(self, connection: Any, records: Sequence[EnrichedArticle]) -> None:
@@ -148,11 +153,8 @@ class ArticleStore:
 
         Re-enrichment (same text, new entities or tone) and redelivery update the row as usual.
         """
-        marks = {f"id{i}": r.id for i, r in enumerate(records)}
-        rows = self.dialect.execute(
-            connection, f"SELECT id, headline, body FROM articles WHERE id IN ({', '.join(f'%({k})s' for k in marks)})",
-            marks,
-        )
+        marks, ids = _in_list("id", [r.id for r in records])
+        rows = self.dialect.execute(connection, f"SELECT id, headline, body FROM articles WHERE id IN ({marks})", ids)
         stored = {row["id"]: (row["headline"], row["body"]) for row in rows}
         for record in records:
             if record.id in stored and stored[record.id] != (record.headline, record.body):
@@ -283,10 +285,9 @@ class ArticleStore:
                 SELECT e.key, e.name, e.label, count(DISTINCT m.article_id) AS articles, count(*) AS mentions
                 FROM mentions m JOIN articles a ON a.id = m.article_id JOIN entities e ON e.key = m.entity_key
                 WHERE {where} GROUP BY e.key, e.name, e.label ORDER BY mentions DESC, e.key LIMIT %(limit)s""", params)
-            keys = {f"k{i}": row["key"] for i, row in enumerate(top)}
+            marks, keys = _in_list("k", [row["key"] for row in top])
             stance = {}
             if keys:
-                marks = ", ".join(f"%({k})s" for k in keys)
                 window = where.replace("e.label = %(label)s", "1 = 1")
                 for row in d.execute(connection, f"""
                         SELECT s.entity_key, avg({_STANCE_SQL}) AS average, count(*) AS n

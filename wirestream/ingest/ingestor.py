@@ -54,7 +54,11 @@ class Ingestor:
 
     def count(self, source: str, what: str, n: int = 1) -> None:
         with self._lock:
-            self.counts.setdefault(source, Counter())[what] += n
+            self._count(source, what, n)
+
+    def _count(self, source: str, what: str, n: int = 1) -> None:
+        """Caller holds ``_lock``."""
+        self.counts.setdefault(source, Counter())[what] += n
 
     # --- the one path every article takes ---------------------------------------------------
     def submit(self, article: Article, source: str) -> Decision:
@@ -64,12 +68,12 @@ class Ingestor:
             article = article.model_copy(update={"language": language})
             decision = self.stories.classify(article)
             if decision.kind == "duplicate":
-                self.counts.setdefault(source, Counter())["duplicate"] += 1
+                self._count(source, "duplicate")
                 return decision
             topic = self.settings.topic_raw
             if language is not None and language not in self.settings.ingest_languages:  # unknown: let it through
                 route = self.settings.ingest_other_languages
-                self.counts.setdefault(source, Counter())["other_language"] += 1
+                self._count(source, "other_language")
                 if route == "drop":
                     self.stories.remember(decision.article)
                     return decision
@@ -79,7 +83,7 @@ class Ingestor:
             self.producer.send(topic, key=stamped.story_id.encode(), value=stamped.model_dump_json().encode()).get(
                 timeout=30)
             self.stories.remember(decision.article)
-            self.counts.setdefault(source, Counter())["new" if decision.kind == "new" else "version"] += 1
+            self._count(source, "new" if decision.kind == "new" else "version")
             return decision
 
     # --- feeds --------------------------------------------------------------------------------

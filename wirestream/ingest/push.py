@@ -38,11 +38,10 @@ def create_push_app(ingestor: Any) -> FastAPI:
 
     @app.post("/articles", status_code=202, summary="Publish one article (duplicates are accepted and skipped)")
     def push(item: PushedArticle) -> dict[str, Any]:
-        data = item.model_dump(exclude_none=True)
-        article = Article.model_validate({
-            **data, "id": item.id or content_id(item.agency, None, item.body), "source": "push",
-            "story_id": item.id or content_id(item.agency, None, item.body),
-        })
+        article_id = item.id or content_id(item.agency, None, item.body)
+        article = Article.model_validate(
+            {**item.model_dump(exclude_none=True), "id": article_id, "story_id": article_id, "source": "push"}
+        )
         decision = ingestor.submit(article, "push")
         return {"id": decision.article.id, "story_id": decision.article.story_id, "version": decision.article.version,
                 "outcome": decision.kind}
