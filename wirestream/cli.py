@@ -189,7 +189,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         tuning["max_examples"] = args.max_examples
     if args.task == "stance":
         tuning.update({k: v for k, v in (("contrast_pairs", args.contrast_pairs),
-                                         ("contrast_repeats", args.contrast_repeats)) if v is not None})
+                                         ("contrast_repeats", args.contrast_repeats),
+                                         ("unlabelled_targets", args.unlabelled_targets),
+                                         ("distill_weight", args.distill_weight)) if v is not None})
+        if args.teacher:
+            tuning["teachers"] = tuple(args.teacher)
     if args.task == "ner":
         from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
 
@@ -408,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-examples", type=int, help="train on this many examples (stance, sentiment)")
     train.add_argument("--contrast-pairs", type=int, help="stance: joined two-sentence contrast texts (default 0)")
     train.add_argument("--contrast-repeats", type=int, help="stance: extra copies of differing-target sentences")
+    train.add_argument("--teacher", action="append", help="stance: distil from this model too (repeatable)")
+    train.add_argument("--unlabelled-targets", help="stance, with --teacher: extra targets (wirestream.nlp.distill)")
+    train.add_argument("--distill-weight", type=float, help="stance: the teachers' share of each target (0.5)")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
     train.add_argument("--threads", type=int, help="torch CPU threads")

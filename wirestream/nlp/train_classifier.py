@@ -3,7 +3,8 @@
 * ``stance``: NewsMTSC train; input is the target mention, then the sentence with that mention
   wrapped in ``<t>…</t>`` (two new special tokens), so two entities of one sentence get their own
   labels, read at the ``<t>`` marker. Optional contrast examples built from train (joined sentence
-  pairs, repeated differing-target sentences; :mod:`wirestream.nlp.contrast`) push it to look there.
+  pairs, repeated differing-target sentences; :mod:`wirestream.nlp.contrast`) push it to look there,
+  and optional teachers make it a distilled student (:mod:`wirestream.nlp.distill`).
   Selected on the mean macro F1 of the ``rw`` and ``mt`` dev splits.
 * ``sentiment``: SemEval-2017 4A tweets 2013-2016, deduplicated by id; selected on macro-averaged
   recall of a seeded 5 % held out from train.
@@ -32,6 +33,7 @@ from wirestream.nlp.classify import (
 )
 from wirestream.nlp.contrast import with_contrast
 from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
+from wirestream.nlp.distill import ensemble_probabilities, read_unlabelled_targets
 from wirestream.nlp.evaluation_sets import score
 from wirestream.nlp.metrics import ClassScores
 from wirestream.nlp.training import (
@@ -54,6 +56,9 @@ class ClassifierTrainingConfig(TrainingConfig):
     max_examples: int | None = None  # train on the first N examples (smoke tests)
     contrast_pairs: int = 0  # stance: joined two-sentence texts (see wirestream.nlp.contrast); off by default
     contrast_repeats: int = 0  # stance: extra copies of train sentences whose targets differ
+    teachers: tuple[str, ...] = ()  # stance: learn from these models' mean probabilities too
+    unlabelled_targets: str | None = None  # stance, with teachers: extra targets (wirestream.nlp.distill)
+    distill_weight: float = 0.5  # the teachers' share of a labelled example's training target
 
 
 def task_data(config: ClassifierTrainingConfig) -> tuple[list[Labelled], dict[str, list[Labelled]], str]:
@@ -86,6 +91,7 @@ def build_model(base: str, task: Task) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     labels = {"num_labels": len(POLARITIES), "id2label": dict(enumerate(POLARITIES)),
               "label2id": {label: i for i, label in enumerate(POLARITIES)}}
+    labels["dtype"] = torch.float32  # train in float32 whatever the base was saved in
     if task == "sentiment":
         return AutoModelForSequenceClassification.from_pretrained(base, local_files_only=True, **labels), tokenizer
     model = AutoModelForTokenClassification.from_pretrained(base, local_files_only=True, **labels)
@@ -108,11 +114,39 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
     return batches
 
 
+def soft_targets(config: ClassifierTrainingConfig, train: list[Labelled], device: str) -> tuple[
+        list[Labelled], torch.Tensor | None]:
+    """With teachers: train plus the unlabelled targets, and each example's probability target.
+
+    A labelled example's target mixes its gold label with the teachers' mean probabilities
+    (``distill_weight``); an unlabelled one (label -1) learns the teachers' probabilities alone.
+    """
+    if not config.teachers:
+        return train, None
+    extra = read_unlabelled_targets(config.unlabelled_targets) if config.unlabelled_targets else []
+    examples = train + [Labelled(item, -1) for item in extra]
+    teacher = ensemble_probabilities(config.teachers, [e.input for e in examples], device)
+    gold = torch.nn.functional.one_hot(torch.tensor([e.label for e in train]), len(POLARITIES)).float()
+    labelled = (1 - config.distill_weight) * gold + config.distill_weight * teacher[: len(train)]
+    return examples, torch.cat([labelled, teacher[len(train) :]])
+
+
+def soft_loss(targets: torch.Tensor, positions: torch.Tensor) -> Callable[[Any], torch.Tensor]:
+    """Cross-entropy against probability targets, read at each row's marker position."""
+
+    def loss(outputs: Any) -> torch.Tensor:
+        logits = outputs.logits[torch.arange(len(targets)), positions.to(outputs.logits.device)]
+        return -(targets.to(logits.device) * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+
+    return loss
+
+
 def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
     device = prepare(config)
     model, tokenizer = build_model(config.base_model or default_base_model(), config.task)
     model.to(device)
     train, dev, data_name = task_data(config)
+    train, targets = soft_targets(config, train, str(device))
     firsts = [e.input[0] if isinstance(e.input, tuple) else e.input for e in train]
     seconds = [e.input[1] for e in train if isinstance(e.input, tuple)] or None
     encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
@@ -140,11 +174,15 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
             gold = torch.tensor([train[i].label for i in batch])
             if marker is None:
                 inputs["labels"] = gold
+                trainer.train_step(epoch, inputs)
+            elif targets is not None:  # distillation: probability targets at the marker
+                positions = marker_positions(inputs["input_ids"], marker)
+                trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions))
             else:  # one labelled position per row: the target's marker
                 positions = marker_positions(inputs["input_ids"], marker)
                 inputs["labels"] = torch.full((len(batch), width), -100, dtype=torch.long)
                 inputs["labels"][torch.arange(len(batch)), positions] = gold
-            trainer.train_step(epoch, inputs)
+                trainer.train_step(epoch, inputs)
             if trainer.done:
                 break
         if config.evaluate:

@@ -113,8 +113,11 @@ class Trainer:
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 1)
 
-    def train_step(self, epoch: int, inputs: dict[str, torch.Tensor]) -> None:
-        loss = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).loss
+    def train_step(self, epoch: int, inputs: dict[str, torch.Tensor],
+                   loss_of: Callable[[Any], torch.Tensor] | None = None) -> None:
+        """One optimiser step on the model's own loss, or on ``loss_of(outputs)`` when given."""
+        outputs = self.model(**{k: v.to(self.device) for k, v in inputs.items()})
+        loss = outputs.loss if loss_of is None else loss_of(outputs)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
