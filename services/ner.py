@@ -35,6 +35,7 @@ class NerService(Service):
             s.ner_model, threads=s.torch_threads, window=s.nlp_window, overlap=s.nlp_overlap,
             max_tokens=s.nlp_max_tokens, device=s.nlp_device,
         )
+        self.classifier.warm_up()  # before the stage joins its group and reports ready
 
     def process(self, batch: Sequence[Article]) -> Sequence[Article]:
         texts: list[tuple[int, str, str]] = []  # (article index, field, text)

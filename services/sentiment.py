@@ -71,6 +71,8 @@ class SentimentService(Service):
         options = {"threads": s.torch_threads, "max_tokens": s.nlp_max_tokens, "device": s.nlp_device}
         self.tone = TextClassifier.load(s.sentiment_model, **options)
         self.stance = TextClassifier.load(s.stance_model, **options)
+        for model in (self.tone, self.stance):
+            model.warm_up()  # before the stage joins its group and reports ready
 
     def process(self, batch: Sequence[Article]) -> Sequence[Article]:
         articles = [EnrichedArticle.model_validate(a.model_dump()) for a in batch]

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from wirestream.nlp.inference import load_pretrained, resolve_device
+from wirestream.nlp.inference import WARM_UP_TEXT, load_pretrained, resolve_device
 
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
 POLARITIES = ("negative", "neutral", "positive")
@@ -69,6 +69,10 @@ class TextClassifier:
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
         model, tokenizer = load_pretrained("sequence", path, threads)
         return cls(model, tokenizer, name=str(path), **options)
+
+    def warm_up(self) -> None:
+        """Classify one full-length text, so the first real batch does not pay torch's one-off set-up."""
+        self([WARM_UP_TEXT * (self.max_length // 8 + 1)])
 
     def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:
         firsts = [item[0] if isinstance(item, tuple) else item for item in inputs]

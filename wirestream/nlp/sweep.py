@@ -7,7 +7,12 @@ unlabelled targets of :mod:`wirestream.nlp.distill`. Every run is chosen among o
 only, and ``sweep.csv`` records them all, with the dev opposite-pair rate for information.
 
 Run: ``python -m wirestream.nlp.sweep --data ../shared/data/newsmtsc --output /tmp/sweep``
-(on a GPU; each trial is an ordinary ``wirestream train stance`` configuration).
+(on a GPU; each trial is an ordinary ``wirestream train stance`` configuration). The sweep needs
+only torch and transformers, so it also runs on a bare GPU machine from a bundle:
+``python -m wirestream.nlp.sweep bundle .gpu`` writes the encoder (float16, 45 MB), the NewsMTSC
+train and dev files and the unlabelled targets into one folder to copy there, and then
+``python -m wirestream.nlp.sweep --data .gpu/newsmtsc --base-model .gpu/base
+--unlabelled-targets .gpu/extra_targets.jsonl.gz --output /tmp/sweep --workers 12`` runs it.
 """
 
 from __future__ import annotations
@@ -108,7 +113,38 @@ def write_results(rows: list[dict[str, Any]], runs: Path, output: Path) -> dict[
     return best
 
 
+def bundle(folder: Path, data: Path, ner_model: str) -> None:
+    """Everything a sweep reads, in one folder: float16 encoder, train and dev data, unlabelled targets."""
+    from safetensors.torch import load_file, save_file
+
+    from wirestream.nlp.distill import find_unlabelled_targets
+    from wirestream.nlp.training import default_base_model
+
+    base, target = Path(default_base_model()), folder / "base"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(base / name, target / name)
+    weights = load_file(base / "model.safetensors")
+    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()},
+              target / "model.safetensors", metadata={"format": "pt"})
+    for split, name in (("rw", "train"), ("rw", "dev"), ("mt", "dev")):
+        (folder / "newsmtsc" / "hf" / split).mkdir(parents=True, exist_ok=True)
+        shutil.copy(data / "hf" / split / f"{name}.jsonl", folder / "newsmtsc" / "hf" / split / f"{name}.jsonl")
+    find_unlabelled_targets(data / "hf" / "rw" / "train.jsonl", ner_model, folder / "extra_targets.jsonl.gz")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bundle"]:
+        parser = argparse.ArgumentParser(description=bundle.__doc__)
+        parser.add_argument("folder", type=Path)
+        parser.add_argument("--data", type=Path, default=Path("../shared/data/newsmtsc"))
+        parser.add_argument("--ner-model", default="models/wirestream-ner")
+        options = parser.parse_args(argv[1:])
+        bundle(options.folder, options.data, options.ner_model)
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the NewsMTSC folder (holds hf/)")
     parser.add_argument("--output", type=Path, required=True)
