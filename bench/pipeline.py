@@ -39,6 +39,7 @@ from wirestream.config import Settings
 from wirestream.db import open_store
 from wirestream.producer import stamp
 from wirestream.testing import (
+    committed_offsets,
     isolated_settings,
     kafka_bootstrap,
     read_topic,
@@ -92,9 +93,13 @@ def drain(
     output = settings.topic_ner if stage == "ner" else settings.topic_enriched
     workers = run_processes(settings, stage, processes, threads)
     try:
-        out = read_topic(settings, output, expect=len(records), timeout=900)
+        # Watch the group's committed offsets, not the output: a reader fetching and decoding the
+        # output while the stage runs would take CPU from the stage under test on a 2-core machine.
+        wait_for(lambda: sum(committed_offsets(settings, stage, source_topic).values()) >= len(records),
+                 timeout=900, interval=2.0, what=f"{stage} to commit all {len(records)} inputs")
     finally:
         stop(workers)
+    out = read_topic(settings, output, expect=len(records), timeout=120)
     enriched = [EnrichedArticle.model_validate_json(r.value) for r in out]
     seconds, instances = trace_window(enriched, stage)
     return seconds, enriched, instances

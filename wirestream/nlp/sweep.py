@@ -103,13 +103,11 @@ def write_results(rows: list[dict[str, Any]], runs: Path, output: Path) -> dict[
     if not ranked(rows):
         return None
     best = ranked(rows)[0]
-    chosen = json.loads((output / "best" / "sweep.json").read_text())["chosen"] if (
-        output / "best" / "sweep.json").exists() else None
-    if chosen == best:
-        return best
-    shutil.rmtree(output / "best", ignore_errors=True)
-    shutil.copytree(runs / best["name"], output / "best")
-    (output / "best" / "sweep.json").write_text(json.dumps({"chosen": best, "trials": len(rows)}, indent=2) + "\n")
+    record = output / "best" / "sweep.json"
+    if not record.exists() or json.loads(record.read_text())["chosen"]["name"] != best["name"]:
+        shutil.rmtree(output / "best", ignore_errors=True)
+        shutil.copytree(runs / best["name"], output / "best")
+    record.write_text(json.dumps({"chosen": best, "trials": len(rows)}, indent=2) + "\n")
     return best
 
 
