@@ -37,6 +37,14 @@ def reproduce(task: str, config: dict) -> str:
              f"--batch-size {config['batch_size']}", f"--max-length {config['max_length']}", f"--seed {config['seed']}"]
     if config.get("max_examples"):
         flags.append(f"--max-examples {config['max_examples']}")
+    for key in ("contrast_pairs", "contrast_repeats"):
+        if config.get(key):
+            flags.append(f"--{key.replace('_', '-')} {config[key]}")
+    if config.get("teachers"):
+        flags += [f"--teacher {teacher}" for teacher in config["teachers"]]
+        if config.get("unlabelled_targets"):
+            flags.append(f"--unlabelled-targets {config['unlabelled_targets']}")
+        flags.append(f"--distill-weight {config.get('distill_weight', 0.5)}")
     return f"wirestream train {task} {' '.join(flags)} --output models/wirestream-{task}"
 
 

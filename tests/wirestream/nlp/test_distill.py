@@ -65,3 +65,15 @@ def test_the_sweep_keeps_the_model_with_the_best_dev_figure(tmp_path):
     with (tmp_path / "sweep.csv").open() as table:
         assert [r["name"] for r in csv.DictReader(table)] == ["t00", "t01", "t02"]
     assert json.loads(Path(tmp_path / "best" / "sweep.json").read_text())["chosen"]["name"] == "t01"
+
+
+def test_a_students_card_gives_the_command_that_trains_it_again():
+    from wirestream.nlp.card import reproduce
+
+    config = {"epochs": 2, "learning_rate": 6e-05, "batch_size": 16, "max_length": 160, "seed": 13,
+              "teachers": ["t1", "t2"], "unlabelled_targets": "extra.jsonl.gz", "distill_weight": 0.5}
+    assert reproduce("stance", config) == (
+        "wirestream train stance --epochs 2 --learning-rate 6e-05 --batch-size 16 --max-length 160 --seed 13 "
+        "--teacher t1 --teacher t2 --unlabelled-targets extra.jsonl.gz --distill-weight 0.5 "
+        "--output models/wirestream-stance"
+    )
