@@ -172,14 +172,13 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
                 inputs["token_type_ids"][row, : lengths[i]] = torch.tensor(encoded["token_type_ids"][i])
                 inputs["attention_mask"][row, : lengths[i]] = 1
             gold = torch.tensor([train[i].label for i in batch])
-            if marker is None:
+            positions = None if marker is None else marker_positions(inputs["input_ids"], marker)
+            if positions is None:
                 inputs["labels"] = gold
                 trainer.train_step(epoch, inputs)
             elif targets is not None:  # distillation: probability targets at the marker
-                positions = marker_positions(inputs["input_ids"], marker)
                 trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions))
             else:  # one labelled position per row: the target's marker
-                positions = marker_positions(inputs["input_ids"], marker)
                 inputs["labels"] = torch.full((len(batch), width), -100, dtype=torch.long)
                 inputs["labels"][torch.arange(len(batch)), positions] = gold
                 trainer.train_step(epoch, inputs)
