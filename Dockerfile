@@ -4,6 +4,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
+# The stages run torch on tcmalloc when it is there (WIRESTREAM_ALLOCATOR, wirestream/allocator.py).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libtcmalloc-minimal4 \
+    && rm -rf /var/lib/apt/lists/*
+
 # A CPU-only torch is much smaller: pass an index that serves one with
 #   docker compose build --build-arg PIP_EXTRA_INDEX_URL=<index>
 ARG PIP_EXTRA_INDEX_URL=""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from wirestream.allocator import tcmalloc_loaded
+
 
 def cpu_model() -> str:
     try:
@@ -37,4 +39,5 @@ def describe() -> dict[str, str]:
         "torch": torch.__version__,
         "device": "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "commit": commit(),
+        "allocator": "tcmalloc" if tcmalloc_loaded() else "glibc malloc",
     }

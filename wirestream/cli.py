@@ -59,10 +59,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 # --- run a stage ----------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from wirestream.allocator import preload
+
+    settings = _settings()
+    preload(settings.allocator)  # before torch is imported: may re-execute this command on tcmalloc
+
     from services import REGISTRY
     from wirestream.runtime import StageRunner
 
-    settings = _settings()
     runner = StageRunner(REGISTRY[args.stage](settings), settings)
 
     def on_signal(signum: int, _frame: object) -> None:

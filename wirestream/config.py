@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     nlp_max_tokens: int = Field(default=8192, ge=8, description="Upper bound on padded tokens per model call.")
     nlp_device: str = Field(default="cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'.")
     torch_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; default: torch's choice.")
+    allocator: Literal["auto", "tcmalloc", "system"] = Field(
+        default="auto",
+        description="Memory allocator of 'wirestream run': tcmalloc where installed (auto), always, or glibc's "
+        "(system). torch on glibc page-faults its buffers afresh every batch; see wirestream.allocator.",
+    )
 
     data_dir: Path = Field(
         default_factory=lambda: models_dir().parent.parent / "shared" / "data",
