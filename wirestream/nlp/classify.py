@@ -71,8 +71,12 @@ class TextClassifier:
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:
-        """Classify one full-length text, so the first real batch does not pay torch's one-off set-up."""
-        self([WARM_UP_TEXT * (self.max_length // 8 + 1)])
+        """Run the largest call the classifier makes (``max_tokens`` of full-length texts).
+
+        The first real batch then pays neither torch's one-off set-up nor the memory allocator
+        growing to its working size.
+        """
+        self([WARM_UP_TEXT * (self.max_length // 8 + 1)] * max(1, self.max_tokens // self.max_length))
 
     def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:
         firsts = [item[0] if isinstance(item, tuple) else item for item in inputs]

@@ -175,8 +175,14 @@ class TokenClassifier:
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:
-        """Run one full window, so the first real batch does not pay torch's one-off set-up."""
-        self([WARM_UP_TEXT * (self.window // 8 + 1)])
+        """Run the largest call the layer makes: ``max_tokens`` worth of full windows.
+
+        The first real batch then pays neither torch's one-off set-up nor the memory allocator
+        growing to its working size (measured: a cold first batch of 16 BBC articles took 30 %
+        longer than the next ones).
+        """
+        full_window = WARM_UP_TEXT * ((self.window - 2) // 8)
+        self([full_window] * max(1, self.max_tokens // self.window))
 
     # --- windows ------------------------------------------------------------------------------
     def _windows(self, text_index: int, length: int) -> list[_Window]:
