@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionIn
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import Service, TransientError
 from wirestream.telemetry import Telemetry
+from wirestream.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,6 +111,7 @@ class StageRunner:
         self._revocations = _Revocations(self.telemetry)
         self.metrics_port: int | None = None
         self._process_s = 0.0
+        self._worker: ModelWorker | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -123,13 +126,19 @@ class StageRunner:
         if self.service.output_topic:
             topics.append(self.service.output_topic)
         ensure_topics(settings, topics)
-        self.service.setup()
+        self._worker = ModelWorker(self.service.name)
+        try:
+            self._worker.submit(self.service.setup).result()  # load and warm up on the thread that runs batches
+        except BaseException:
+            self._worker.close()
+            raise
         group = settings.group_id(self.service.name)
         self._consumer = make_consumer(settings, group)
         if settings.delivery == "exactly_once" and self.service.transactional and self.service.output_topic:
             self._delivery = self.make_exactly_once(f"{group}-{settings.instance_id}")
         else:
             self._delivery = AtLeastOnce(settings, self._consumer)
+        self._delivery.prefetch(topics[1:])  # the output and dead-letter topics' metadata, ahead of the first batch
         self._consumer.subscribe([self.service.input_topic], listener=self._revocations)
         if settings.metrics_port is not None:
             self.metrics_port = self.telemetry.serve(settings.metrics_host, settings.metrics_port)
@@ -160,6 +169,8 @@ class StageRunner:
             self._consumer.close(autocommit=False)
         if self._delivery is not None:
             self._delivery.close()
+        if self._worker is not None:
+            self._worker.close()
         self.service.close()
         self.telemetry.close()
         log.info("stage %s stopped: %s", self.service.name, self.metrics)
@@ -314,39 +325,30 @@ class StageRunner:
         return [(record, article.model_copy(update={"trace": [*article.trace, step]})) for record, article in pairs]
 
     def _guarded(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in a helper thread, keeping the consumer in its group while it runs.
+        """Run ``work`` on the model thread, keeping the consumer in its group while it runs.
 
         A model batch may take longer than ``max.poll.interval.ms``: meanwhile the partitions are
         paused and the consumer polls, so the group does not throw it out. A stop request abandons
         the work once the grace period is over.
         """
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["result"] = work()
-            except BaseException as error:
-                box["error"] = error
-
-        thread = threading.Thread(target=target, name=f"{self.service.name}-process", daemon=True)
-        thread.start()
+        if self._worker is None:
+            self._worker = ModelWorker(self.service.name)
+        future = self._worker.submit(work)
         last_poll = time.monotonic()
         paused = False
         try:
-            while thread.is_alive():
-                thread.join(timeout=0.1)
+            while not future.done():
+                wait([future], timeout=0.1)
                 if self._past_grace():
                     raise BatchAbandoned("stop requested and the grace period ran out")
-                if thread.is_alive() and time.monotonic() - last_poll >= 1.0:
+                if not future.done() and time.monotonic() - last_poll >= 1.0:
                     self._keep_alive()
                     paused = True
                     last_poll = time.monotonic()
         finally:
             if paused and self._consumer is not None:
                 self._consumer.resume(*self._consumer.assignment())
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
+        return future.result()
 
     def _keep_alive(self) -> None:
         """Poll with every partition paused: membership stays alive, no record is consumed.
