@@ -34,6 +34,7 @@ from bench.environment import describe
 from schemas import Article, EnrichedArticle
 from services.ner import NerService
 from services.sentiment import SentimentService
+from wirestream.allocator import preload
 from wirestream.clients import ensure_topics, make_producer
 from wirestream.config import Settings
 from wirestream.db import open_store
@@ -93,10 +94,10 @@ def drain(
     output = settings.topic_ner if stage == "ner" else settings.topic_enriched
     workers = run_processes(settings, stage, processes, threads)
     try:
-        # Watch the group's committed offsets, not the output: a reader fetching and decoding the
-        # output while the stage runs would take CPU from the stage under test on a 2-core machine.
+        # Watch the group's committed offsets, not the output, and seldom: a reader fetching and decoding
+        # the output while the stage runs would take CPU from the stage under test on a 2-core machine.
         wait_for(lambda: sum(committed_offsets(settings, stage, source_topic).values()) >= len(records),
-                 timeout=900, interval=2.0, what=f"{stage} to commit all {len(records)} inputs")
+                 timeout=900, interval=5.0, what=f"{stage} to commit all {len(records)} inputs")
     finally:
         stop(workers)
     out = read_topic(settings, output, expect=len(records), timeout=120)
@@ -157,6 +158,8 @@ def fresh(bootstrap: str, tmp: Path, name: str, **overrides) -> Settings:
 
 
 def main() -> None:
+    # The bare-model side runs in this process: give it the allocator the stage processes get.
+    preload(Settings().allocator)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=48)
     parser.add_argument("--seconds", type=float, default=45.0, help="length of each paced load run")
@@ -325,7 +328,8 @@ def write(rows: list[dict], env: dict[str, str], articles: int, tokens: int, not
         f"BBC articles from `../shared/data/news/bbc`: part (a) {part_a} articles, medians of {repeats} "
         f"alternating runs, batch size {batch_size}; parts (b) and (c) {articles} articles ({tokens} sub-tokens, "
         f"{tokens / articles:.0f} per article);"
-        f" CPU {env['cpu']}; torch {env['torch']}; commit {env['commit']}; run {datetime.now():%Y-%m-%d %H:%M}.",
+        f" CPU {env['cpu']}; torch {env['torch']}; {env['allocator']};"
+        f" commit {env['commit']}; run {datetime.now():%Y-%m-%d %H:%M}.",
         "",
         "| part | stage | setup | articles/s | tokens/s | stage / bare | p50 s | p95 s | p99 s | mean service s |",
         "|---|---|---|---|---|---|---|---|---|---|",
