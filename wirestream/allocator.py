@@ -17,13 +17,10 @@ insists on it, ``system`` keeps glibc's.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 LIBRARIES = ("libtcmalloc_minimal.so.4", "libtcmalloc.so.4")
 SEARCH_PATH = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")

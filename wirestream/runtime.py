@@ -331,8 +331,7 @@ class StageRunner:
         paused and the consumer polls, so the group does not throw it out. A stop request abandons
         the work once the grace period is over.
         """
-        if self._worker is None:
-            self._worker = ModelWorker(self.service.name)
+        assert self._worker is not None  # started by run(), with the service's setup
         future = self._worker.submit(work)
         last_poll = time.monotonic()
         paused = False
