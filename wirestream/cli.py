@@ -194,6 +194,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.task == "stance":
         tuning.update({k: v for k, v in (("contrast_pairs", args.contrast_pairs),
                                          ("contrast_repeats", args.contrast_repeats),
+                                         ("swap_repeats", args.swap_repeats),
+                                         ("init_from", args.init_from),
                                          ("unlabelled_targets", args.unlabelled_targets),
                                          ("distill_weight", args.distill_weight)) if v is not None})
         if args.teacher:
@@ -240,6 +242,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from wirestream.nlp.card import write_classifier_card
 
         print(f"wrote {write_classifier_card(Path(args.model), args.task, figures, keys, meets)}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit per-class logit offsets on the task's dev sets and write them into the model."""
+    from wirestream.nlp.calibrate import fit_offsets, write_offsets
+    from wirestream.nlp.classify import TextClassifier
+    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, selection_metric, task_data
+
+    settings = _settings()
+    data = Path(args.data) if args.data else settings.data_dir / DEFAULT_DATA[args.task]
+    _, dev, _ = task_data(ClassifierTrainingConfig(task=args.task, data_dir=data, output_dir=None))
+    classifier = TextClassifier.load(args.model, threads=settings.torch_threads, device=settings.nlp_device,
+                                     max_tokens=settings.nlp_max_tokens)
+    calibration = fit_offsets(classifier, dev, selection_metric(args.task))
+    print(f"offsets {calibration.offsets}: dev {calibration.dev_before} -> {calibration.dev_after} "
+          f"{calibration.splits_after}")
+    if not args.dry_run:
+        write_offsets(Path(args.model), calibration)
+        print(f"wrote them into {args.model}")
     return 0
 
 
@@ -416,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-examples", type=int, help="train on this many examples (stance, sentiment)")
     train.add_argument("--contrast-pairs", type=int, help="stance: joined two-sentence contrast texts (default 0)")
     train.add_argument("--contrast-repeats", type=int, help="stance: extra copies of differing-target sentences")
+    train.add_argument("--swap-repeats", type=int, help="stance: copies of role-swapped differing targets")
+    train.add_argument("--init-from", help="stance: continue training this wirestream-stance model folder")
     train.add_argument("--teacher", action="append", help="stance: distil from this model too (repeatable)")
     train.add_argument("--unlabelled-targets", help="stance, with --teacher: extra targets (wirestream.nlp.distill)")
     train.add_argument("--distill-weight", type=float, help="stance: the teachers' share of each target (0.5)")
@@ -431,6 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", nargs="+", help="test file(s) (default: the task's test splits)")
     evaluate.add_argument("--write-card", action="store_true", help="write the figures into the model card")
     evaluate.set_defaults(func=cmd_eval)
+
+    calibrate = sub.add_parser("calibrate", help="fit per-class logit offsets on dev; write them into the model")
+    calibrate.add_argument("task", choices=["sentiment", "stance"])
+    calibrate.add_argument("model", help="model directory (changed in place)")
+    calibrate.add_argument("--data", help="data folder (default: under WIRESTREAM_DATA_DIR)")
+    calibrate.add_argument("--dry-run", action="store_true", help="print the offsets, change nothing")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     ingest = sub.add_parser("ingest", help="follow feeds, a directory and a push endpoint; publish each article once")
     ingest.add_argument("--feed", action="append", default=[], metavar="URL", help="RSS or Atom feed (repeatable)")

@@ -88,27 +88,32 @@ class TextClassifier:
             encoded["input_ids"], encoded.get("token_type_ids", [[0] * len(i) for i in encoded["input_ids"]]),
             strict=True)]
 
-    @torch.inference_mode()
     def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
+        predictions = []
+        for probs in self.probabilities(inputs):
+            best = int(probs.argmax())
+            predictions.append(Prediction(
+                self.labels[best], round(float(probs[best]), 4),
+                {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=True)},
+            ))
+        return predictions
+
+    @torch.inference_mode()
+    def probabilities(self, inputs: Sequence[TextInput]) -> torch.Tensor:
+        """Class probabilities, one row per input in input order, computed in length-sorted batches."""
         if not inputs:
-            return []
+            return torch.empty((0, len(self.labels)))
         encoded = self._encode(inputs)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        results: list[Prediction | None] = [None] * len(encoded)
+        results = torch.empty((len(encoded), len(self.labels)))
         start = 0
         while start < len(order):
             end = start + 1
             while end < len(order) and len(encoded[order[end]]) * (end - start + 1) <= self.max_tokens:
                 end += 1
-            batch = [encoded[i] for i in order[start:end]]
-            for index, probs in zip(order[start:end], self._run(batch), strict=True):
-                best = int(probs.argmax())
-                results[index] = Prediction(
-                    self.labels[best], round(float(probs[best]), 4),
-                    {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=True)},
-                )
+            results[order[start:end]] = self._run([encoded[i] for i in order[start:end]])
             start = end
-        return [r for r in results if r is not None]
+        return results
 
     def _run(self, batch: list[list[tuple[int, int]]]) -> torch.Tensor:
         width = max(len(row) for row in batch)

@@ -9,6 +9,9 @@ Two cheap remedies, both built from train only:
   one text; each target, marked in the joined text, keeps its own label. The same words then carry
   two labels, and only the marker's neighbourhood tells them apart.
 * :func:`differing_targets`: the real sentences whose targets differ, repeated.
+* :func:`swapped_roles`: those sentences again with two differing targets' names swapped; each
+  label stays with its role (its place in the sentence), not with the name. A model that reads
+  the sentence's tone, or what it has learnt of a name, gets one of the two wrong.
 
 >>> from wirestream.nlp.corpora import Labelled
 >>> from wirestream.nlp.classify import stance_input
@@ -83,6 +86,68 @@ def differing_targets(rows: Sequence[Labelled], *, times: int = 2) -> list[Label
     return [row for row in rows if len(labels[row.key]) > 1 for _ in range(times)]
 
 
-def with_contrast(rows: Sequence[Labelled], *, pairs: int, repeats: int, seed: int = 13) -> list[Labelled]:
-    """Train rows plus joined pairs and repeated differing-target sentences."""
-    return [*rows, *joined_pairs(rows, count=pairs, seed=seed), *differing_targets(rows, times=repeats)]
+PRONOUNS = frozenset({
+    "he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its",
+    "we", "us", "our", "i", "me", "my", "you", "your", "who", "whom",
+})
+
+
+def _named(mention: str) -> bool:
+    """A name, not a pronoun or a common noun phrase ("the attack"): swapping those garbles the sentence."""
+    return mention[:1].isupper() and mention.lower() not in PRONOUNS
+
+
+def swap_mentions(sentence: str, first: tuple[int, int], second: tuple[int, int]) -> tuple[str, tuple[int, int],
+                                                                                            tuple[int, int]]:
+    """``sentence`` with the two spans' texts exchanged, and where each span's place now lies.
+
+    >>> swap_mentions("Ann beat Bob.", (0, 3), (9, 12))
+    ('Bob beat Ann.', (0, 3), (9, 12))
+    >>> swap_mentions("Ann Lee beat Bob.", (0, 7), (13, 16))
+    ('Bob beat Ann Lee.', (0, 3), (9, 16))
+    """
+    (a0, a1), (b0, b1) = sorted([first, second])
+    a, b = sentence[a0:a1], sentence[b0:b1]
+    text = f"{sentence[:a0]}{b}{sentence[a1:b0]}{a}{sentence[b1:]}"
+    moved = len(b) - len(a)
+    places = {(a0, a1): (a0, a0 + len(b)), (b0, b1): (b0 + moved, b1)}
+    return text, places[first], places[second]
+
+
+def swapped_roles(rows: Sequence[Labelled], *, times: int = 1) -> list[Labelled]:
+    """For each pair of differing-label, named (not pronoun) targets of a sentence, the swapped sentence.
+
+    Both swapped targets keep their places' labels: in "Christie questioned <Rubio>'s readiness"
+    the one questioned is portrayed negatively, whoever it is.
+
+    >>> from wirestream.nlp.classify import stance_input
+    >>> s = "Critics of Acme praised Bolt."
+    >>> rows = [Labelled(stance_input(s, 11, 15), 0, key=s), Labelled(stance_input(s, 24, 28), 2, key=s)]
+    >>> [(r.label, r.input[1]) for r in swapped_roles(rows)]
+    [(0, 'Critics of <t>Bolt</t> praised Acme.'), (2, 'Critics of Bolt praised <t>Acme</t>.')]
+    """
+    by_sentence: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for row in rows:
+        sentence, start, end = _unmark(row.input[1])
+        by_sentence[sentence].append((start, end, row.label))
+    out: list[Labelled] = []
+    for sentence, targets in by_sentence.items():
+        named = sorted({t for t in targets if _named(sentence[t[0] : t[1]])})
+        for i, (s1, e1, l1) in enumerate(named):
+            for s2, e2, l2 in named[i + 1 :]:
+                if l1 == l2 or not (e1 <= s2 or e2 <= s1) or sentence[s1:e1].lower() == sentence[s2:e2].lower():
+                    continue
+                text, one, two = swap_mentions(sentence, (s1, e1), (s2, e2))
+                key = f"swapped:{sentence}"
+                for _ in range(times):
+                    out.append(Labelled(stance_input(text, *one), l1, key=key))
+                    out.append(Labelled(stance_input(text, *two), l2, key=key))
+    return out
+
+
+def with_contrast(
+    rows: Sequence[Labelled], *, pairs: int, repeats: int, swaps: int = 0, seed: int = 13
+) -> list[Labelled]:
+    """Train rows plus joined pairs, repeated differing-target sentences and their role swaps."""
+    return [*rows, *joined_pairs(rows, count=pairs, seed=seed), *differing_targets(rows, times=repeats),
+            *swapped_roles(rows, times=swaps)]

@@ -77,3 +77,24 @@ def test_a_students_card_gives_the_command_that_trains_it_again():
         "--teacher t1 --teacher t2 --unlabelled-targets extra.jsonl.gz --distill-weight 0.5 "
         "--output models/wirestream-stance"
     )
+
+
+def test_a_continued_models_card_names_the_model_it_started_from_and_its_contrast_data():
+    from wirestream.nlp.card import reproduce
+
+    config = {"epochs": 1, "learning_rate": 2e-05, "batch_size": 16, "max_length": 160, "seed": 13,
+              "init_from": "previous", "contrast_repeats": 2, "swap_repeats": 2}
+    assert reproduce("stance", config) == (
+        "wirestream train stance --epochs 1 --learning-rate 2e-05 --batch-size 16 --max-length 160 --seed 13 "
+        "--init-from previous --contrast-repeats 2 --swap-repeats 2 --output models/wirestream-stance"
+    )
+
+
+def test_training_continues_from_a_shipped_stance_model_with_role_swapped_examples(data_dir):
+    config = ClassifierTrainingConfig(
+        task="stance", data_dir=data_dir / "newsmtsc", output_dir=None, max_examples=400, batch_size=8, max_steps=3,
+        evaluate=False, device="cpu", init_from=str(models_dir() / "wirestream-stance"), swap_repeats=1,
+    )
+    losses = train_classifier(config).losses
+    assert len(losses) == 3
+    assert sum(losses) / len(losses) < 0.7  # a trained model's loss; a fresh head starts near ln 3 = 1.1
