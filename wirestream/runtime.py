@@ -89,8 +89,9 @@ class _Revocations(ConsumerRebalanceListener):
             log.info("partitions revoked: %s", _partitions(revoked))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        # Not cleared here: under eager assignment a partition handed straight back has had its
-        # position reset to the committed offset, so the batch in flight must still be dropped.
+        # Not cleared here: a revoked partition that comes back (a later cooperative rebalance, or a
+        # rejoin after the membership was lost) gets fresh state and restarts from the committed
+        # offset, so the batch in flight on it must still be dropped.
         self.telemetry.ready = True  # joined (a member with nothing to own is ready too)
         if assigned:
             log.info("partitions assigned: %s", _partitions(assigned))
