@@ -139,12 +139,12 @@ class ExactlyOnce:
         self.producer.begin_transaction()
         committing = False
         try:
-            for m in messages:
-                self.producer.send(m.topic, key=m.key, value=m.value, headers=m.headers)
+            sends = [self.send(m) for m in messages]
             before_commit()
             if offsets:
                 self._wait(self._manager().send_offsets_to_transaction(offsets, self.consumer.group_metadata()),
                            "sending the offsets")
+            self._check_sent(sends)
             if self.settings.fault_commit_delay_ms:
                 time.sleep(self.settings.fault_commit_delay_ms / 1000)  # chaos tests: a window to kill us in
             committing = True
@@ -157,6 +157,32 @@ class ExactlyOnce:
                 raise TransactionInDoubt(f"commit outcome unknown: {type(error).__name__}: {error}") from error
             self._abort()
             raise
+
+    def send(self, message: Message) -> Any:
+        """Append one message to the open transaction; returns its future (a seam for tests)."""
+        assert self.producer is not None
+        return self.producer.send(message.topic, key=message.key, value=message.value, headers=message.headers)
+
+    def _check_sent(self, sends: Sequence[Any]) -> None:
+        """Wait until every message of the transaction is acknowledged; raise the first failure.
+
+        Java's producer refuses to commit a transaction once any of its sends failed. kafka-python
+        3.0 does not always: a batch that fails with a retriable error once its retries or its
+        delivery timeout run out (e.g. while the broker restarts) only fails its own future
+        (``Sender._dispatch_error``, class RETRIABLE) and the commit then succeeds without it:
+        the input offsets would be committed for outputs that were never written. Checking every
+        future first makes such a batch abort and retry instead.
+        """
+        assert self.producer is not None
+        if not sends:
+            return
+        self.producer.flush(timeout=self.settings.transaction_timeout_ms / 1000)  # raises KafkaTimeoutError
+        for future in sends:
+            if not future.succeeded():
+                error = future.exception
+                if isinstance(error, KafkaError):
+                    raise error
+                raise KafkaError(f"a message of the transaction was not written: {error!r}")
 
     def commit(self) -> None:
         """Commit the open transaction, waiting at most the transaction timeout (a seam for tests)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.future import Future
 
 from schemas import Article
 from tests.stages import Copy
@@ -27,9 +28,29 @@ class CommitLostOnce(ExactlyOnce):
         super().commit()
 
 
+class SendLostOnce(ExactlyOnce):
+    """The first message never reaches the broker and its future fails, the way kafka-python fails
+    a batch whose delivery timeout ran out while the broker was away: the transaction must not commit.
+    """
+
+    lost = 1
+
+    def send(self, message: Message) -> Future:
+        if SendLostOnce.lost:
+            SendLostOnce.lost -= 1
+            return Future().failure(KafkaTimeoutError("injected: expiring 1 record(s): delivery timeout"))
+        return super().send(message)
+
+
 class Runner(StageRunner):
+    delivery: type[ExactlyOnce] = CommitLostOnce
+
     def make_exactly_once(self, transactional_id: str) -> ExactlyOnce:
-        return CommitLostOnce(self.settings, self._consumer, transactional_id)
+        return self.delivery(self.settings, self._consumer, transactional_id)
+
+
+class SendLostRunner(Runner):
+    delivery = SendLostOnce
 
 
 def articles(count: int) -> list[Article]:
@@ -47,6 +68,18 @@ def test_an_aborted_batch_is_written_but_read_committed_readers_see_each_record_
     assert sorted(Article.model_validate_json(r.value).id for r in committed) == sorted(a.id for a in sent)
     everything = read_topic(settings, settings.topic_ner, isolation_level="read_uncommitted", expect=6)
     assert len(everything) > len(committed), "the aborted transaction's records were really written"
+
+
+def test_a_transaction_with_an_unwritten_message_is_aborted_and_retried_not_committed(settings):
+    sent = articles(5)
+    assert publish(sent, settings).ok
+    with running_stage(Copy(settings), runner_class=SendLostRunner) as runner:
+        wait_for(lambda: sum(committed_offsets(settings, "copy", settings.topic_raw).values()) == 5,
+                 timeout=60, what="the batch committed")
+    assert SendLostOnce.lost == 0, "the injected failure happened"
+    assert runner.metrics.retries >= 1, "the batch with the lost message was retried"
+    committed = read_topic(settings, settings.topic_ner, expect=5)
+    assert sorted(Article.model_validate_json(r.value).id for r in committed) == sorted(a.id for a in sent)
 
 
 def test_at_least_once_is_a_setting(settings):
