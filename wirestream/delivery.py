@@ -34,6 +34,12 @@ class FencedOut(RuntimeError):
     """Another process with this stage's transactional id took over; this one must stop."""
 
 
+class NotAMember(KafkaError):
+    """The consumer has fallen out of its group and not yet rejoined: its offsets must not commit."""
+
+    retriable = True
+
+
 class TransactionInDoubt(RuntimeError):
     """The commit was sent but its outcome is unknown (e.g. the broker went away meanwhile).
 
@@ -142,7 +148,7 @@ class ExactlyOnce:
             sends = [self.send(m) for m in messages]
             before_commit()
             if offsets:
-                self._wait(self._manager().send_offsets_to_transaction(offsets, self.consumer.group_metadata()),
+                self._wait(self._manager().send_offsets_to_transaction(offsets, self._membership()),
                            "sending the offsets")
             self._check_sent(sends)
             if self.settings.fault_commit_delay_ms:
@@ -157,6 +163,21 @@ class ExactlyOnce:
                 raise TransactionInDoubt(f"commit outcome unknown: {type(error).__name__}: {error}") from error
             self._abort()
             raise
+
+    def _membership(self) -> Any:
+        """The consumer's group metadata, refusing to go on while it is between generations.
+
+        When the broker no longer knows the member (its session ran out, e.g. across a broker
+        restart), kafka-python resets the generation to -1 at once but tells the rebalance
+        listener only at the next poll. The broker does not fence a transactional offset commit
+        that carries generation -1, so a batch whose partitions already belong to another member
+        would commit and be published twice. Raising a retriable error instead lets the runtime
+        poll, learn that the partitions were lost, and drop the batch.
+        """
+        metadata = self.consumer.group_metadata()
+        if metadata.generation_id < 0 or not metadata.member_id:
+            raise NotAMember("the consumer is not a member of its group right now (rejoining)")
+        return metadata
 
     def send(self, message: Message) -> Any:
         """Append one message to the open transaction; returns its future (a seam for tests)."""

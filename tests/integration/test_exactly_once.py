@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.future import Future
+from kafka.structs import OffsetAndMetadata
 
 from schemas import Article
 from tests.stages import Copy
 from wirestream.clients import ensure_topics, make_consumer
-from wirestream.delivery import ExactlyOnce, FencedOut, Message
+from wirestream.delivery import ExactlyOnce, FencedOut, Message, NotAMember
 from wirestream.producer import publish
 from wirestream.runtime import StageRunner
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
@@ -106,3 +107,31 @@ def test_a_restarted_instance_fences_its_predecessor(settings):
         new.close()
         consumer.close()
     assert [r.value for r in read_topic(settings, settings.topic_ner, expect=1)] == [b"from the new one"]
+
+
+def test_a_consumer_that_fell_out_of_its_group_commits_nothing(settings):
+    """Between losing its membership and its next poll, a member's offsets must not commit.
+
+    ``reset_generation`` is what kafka-python's heartbeat does when the broker answers that it no
+    longer knows the member; the broker would accept a transactional commit with the reset
+    generation (-1) without fencing it, so the delivery must refuse it itself.
+    """
+    ensure_topics(settings)
+    assert publish(articles(1), settings).ok
+    consumer = make_consumer(settings, settings.group_id("copy"))
+    consumer.subscribe([settings.topic_raw])
+    delivery = None
+    try:
+        wait_for(lambda: bool(consumer.poll(timeout_ms=200) or True) and bool(consumer.assignment()),
+                 timeout=60, what="the consumer joined its group")
+        delivery = ExactlyOnce(settings, consumer, "copy-fell-out")
+        consumer._coordinator.reset_generation()
+        offsets = {tp: OffsetAndMetadata(1, "", -1) for tp in consumer.assignment()}
+        with pytest.raises(NotAMember):
+            delivery.deliver([Message(settings.topic_ner, b"k", b"from a former member")], offsets, lambda: None)
+    finally:
+        if delivery is not None:
+            delivery.close()
+        consumer.close(autocommit=False)
+    assert committed_offsets(settings, "copy", settings.topic_raw) == {}
+    assert read_topic(settings, settings.topic_ner, timeout=3) == []
