@@ -113,6 +113,7 @@ class StageRunner:
         self.metrics_port: int | None = None
         self._process_s = 0.0
         self._worker: ModelWorker | None = None
+        self._member: str | None = None  # the group member id the current positions belong to
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -197,7 +198,56 @@ class StageRunner:
             polled = self._consumer.poll(timeout_ms=left_ms, max_records=size - len(batch))
             batch.extend(record for records in polled.values() for record in records)
         self.telemetry.polled(len(batch))
+        if batch and not self._same_member():
+            self._rewind(batch)  # put the polled records back, then resume from the committed offsets
+            self._resume_from_committed()
+            return []
         return batch
+
+    def _member_id(self) -> str:
+        """The consumer's group member id; "" while it has no generation (after losing it, until rejoined)."""
+        assert self._consumer is not None
+        metadata = self._consumer.group_metadata()
+        return str(metadata.member_id or "") if metadata.generation_id >= 0 else ""
+
+    def _same_member(self) -> bool:
+        """Whether this consumer is still the group member its fetch positions belong to."""
+        member = self._member_id()
+        if self._member is None and member:
+            self._member = member  # the first join: the positions were read from the committed offsets
+        return bool(member) and member == self._member
+
+    def _resume_from_committed(self) -> None:
+        """After rejoining under a new member id, every owned partition restarts from its committed offset.
+
+        A member the broker forgot (its session ran out, e.g. across a broker restart) rejoins
+        under a new member id. kafka-python does not always treat that as losing its partitions:
+        when the loss surfaces in the JoinGroup itself, the partitions it claims stay assigned
+        with their old positions, although another member may have processed them meanwhile.
+        Seeking to the committed offsets does what a fresh assignment would. Between leaving and
+        rejoining (no member id yet) nothing is processed, and this runs again after the next poll.
+        """
+        assert self._consumer is not None
+        member = self._member_id()
+        log.warning("stage %s: the consumer is %s; resuming its partitions from their committed offsets",
+                    self.service.name, "rejoining its group" if not member else "a new member of its group")
+        if member and self._seek_to_committed(self._consumer.assignment()):
+            self._member = member
+
+    def _seek_to_committed(self, partitions: Any) -> bool:
+        """Seek ``partitions`` to their committed offsets; False if the offsets cannot be read now."""
+        assert self._consumer is not None
+        try:
+            for tp in partitions:
+                committed = self._consumer.committed(tp)
+                if committed is not None:
+                    self._consumer.seek(tp, committed)
+                else:
+                    self._consumer.seek_to_beginning(tp)  # nothing committed: auto_offset_reset=earliest
+        except KafkaError as error:
+            log.warning("stage %s: committed offsets not readable yet (%s); trying again", self.service.name, error)
+            return False
+        return True
 
     def _handle(self, batch: list[ConsumerRecord]) -> None:
         started = time.monotonic()
@@ -446,6 +496,8 @@ class StageRunner:
         lost = {TopicPartition(r.topic, r.partition) for r in batch} & self._revocations.revoked
         if lost:
             raise BatchAbandoned(f"partitions {sorted(lost)} were reassigned to another member")
+        if self._member_id() != self._member:
+            raise BatchAbandoned("the consumer fell out of its group meanwhile")  # the next poll resyncs
 
     def _wait_paused(self, seconds: float) -> None:
         """Back off while staying in the group: partitions paused, poll keeps the membership alive."""
