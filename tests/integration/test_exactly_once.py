@@ -58,29 +58,28 @@ def articles(count: int) -> list[Article]:
     return [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(count)]
 
 
-def test_an_aborted_batch_is_written_but_read_committed_readers_see_each_record_once(settings):
+def copy_five_once(settings, runner_class: type[Runner]) -> list:
+    """Five articles through a Copy stage with an injected failure: retried, each committed once."""
     sent = articles(5)
     assert publish(sent, settings).ok
-    with running_stage(Copy(settings), runner_class=Runner) as runner:
+    with running_stage(Copy(settings), runner_class=runner_class) as runner:
         wait_for(lambda: sum(committed_offsets(settings, "copy", settings.topic_raw).values()) == 5,
                  timeout=60, what="the batch committed")
-    assert runner.metrics.retries >= 1, "the lost commit was retried"
+    assert runner.metrics.retries >= 1, "the failed batch was retried"
     committed = read_topic(settings, settings.topic_ner, expect=5)
     assert sorted(Article.model_validate_json(r.value).id for r in committed) == sorted(a.id for a in sent)
+    return committed
+
+
+def test_an_aborted_batch_is_written_but_read_committed_readers_see_each_record_once(settings):
+    committed = copy_five_once(settings, Runner)
     everything = read_topic(settings, settings.topic_ner, isolation_level="read_uncommitted", expect=6)
     assert len(everything) > len(committed), "the aborted transaction's records were really written"
 
 
 def test_a_transaction_with_an_unwritten_message_is_aborted_and_retried_not_committed(settings):
-    sent = articles(5)
-    assert publish(sent, settings).ok
-    with running_stage(Copy(settings), runner_class=SendLostRunner) as runner:
-        wait_for(lambda: sum(committed_offsets(settings, "copy", settings.topic_raw).values()) == 5,
-                 timeout=60, what="the batch committed")
+    copy_five_once(settings, SendLostRunner)
     assert SendLostOnce.lost == 0, "the injected failure happened"
-    assert runner.metrics.retries >= 1, "the batch with the lost message was retried"
-    committed = read_topic(settings, settings.topic_ner, expect=5)
-    assert sorted(Article.model_validate_json(r.value).id for r in committed) == sorted(a.id for a in sent)
 
 
 def test_at_least_once_is_a_setting(settings):
