@@ -44,6 +44,7 @@ from wirestream.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+COMMITTED_TIMEOUT_MS = 10_000  # reading committed offsets while the coordinator is away: retried after a poll
 
 
 class BatchAbandoned(Exception):
@@ -239,7 +240,7 @@ class StageRunner:
         assert self._consumer is not None
         try:
             for tp in partitions:
-                committed = self._consumer.committed(tp)
+                committed = self._consumer.committed(tp, timeout_ms=COMMITTED_TIMEOUT_MS)
                 if committed is not None:
                     self._consumer.seek(tp, committed)
                 else:
