@@ -155,8 +155,20 @@ class StageRunner:
             self._delivery.name,
         )
         try:
+            backoff = settings.retry_backoff_initial_s
             while not self.stop.is_set():
-                batch = self._poll()
+                try:
+                    batch = self._poll()
+                except KafkaError as error:
+                    if not error.retriable:
+                        raise
+                    # e.g. the broker is restarting: nothing was handed out, so nothing is lost
+                    log.warning("stage %s: poll failed (%s: %s); polling again in %.1fs",
+                                self.service.name, type(error).__name__, error, backoff)
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, settings.retry_backoff_max_s)
+                    continue
+                backoff = settings.retry_backoff_initial_s
                 if batch:
                     try:
                         self._handle(batch)
@@ -196,7 +208,13 @@ class StageRunner:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
                 break
-            polled = self._consumer.poll(timeout_ms=left_ms, max_records=size - len(batch))
+            try:
+                polled = self._consumer.poll(timeout_ms=left_ms, max_records=size - len(batch))
+            except KafkaError as error:  # handle what was polled; the next poll meets the error again
+                if not error.retriable:
+                    raise
+                log.debug("topping up the batch stopped: %s", error)
+                break
             batch.extend(record for records in polled.values() for record in records)
         self.telemetry.polled(len(batch))
         if batch and not self._same_member():
@@ -413,7 +431,14 @@ class StageRunner:
         self.telemetry.polled(0)
         # Not 0: a rebalance that starts now must be able to finish inside one poll (kafka-python 3.0
         # drops a finished-but-uncollected join and starts another on a zero-timeout poll).
-        for tp, records in self._consumer.poll(timeout_ms=50).items():
+        try:
+            polled = self._consumer.poll(timeout_ms=50)
+        except KafkaError as error:  # the broker is away: nothing was handed out, the batch goes on
+            if not error.retriable:
+                raise
+            log.debug("keep-alive poll failed: %s", error)
+            polled = {}
+        for tp, records in polled.items():
             if records:
                 self._consumer.seek(tp, records[0].offset)
         self._consumer.pause(*self._consumer.assignment())
