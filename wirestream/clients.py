@@ -76,6 +76,16 @@ def finish_joins_in_flight(consumer: KafkaConsumer) -> None:
     coordinator.need_rejoin = need_rejoin_or_join_in_flight
 
 
+def member_id(consumer: KafkaConsumer) -> str:
+    """The consumer's group member id; "" while it has no generation (after losing it, until rejoined).
+
+    kafka-python resets the generation to -1 as soon as the broker says it no longer knows the
+    member, but tells the rebalance listener only at the next poll: this is the earlier signal.
+    """
+    metadata = consumer.group_metadata()
+    return str(metadata.member_id or "") if metadata.generation_id >= 0 else ""
+
+
 def make_admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=15_000)
 

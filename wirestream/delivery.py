@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
-from wirestream.clients import make_producer
+from wirestream.clients import make_producer, member_id
 from wirestream.config import Settings
 
 log = logging.getLogger(__name__)
@@ -174,10 +174,9 @@ class ExactlyOnce:
         would commit and be published twice. Raising a retriable error instead lets the runtime
         poll, learn that the partitions were lost, and drop the batch.
         """
-        metadata = self.consumer.group_metadata()
-        if metadata.generation_id < 0 or not metadata.member_id:
+        if not member_id(self.consumer):
             raise NotAMember("the consumer is not a member of its group right now (rejoining)")
-        return metadata
+        return self.consumer.group_metadata()
 
     def send(self, message: Message) -> Any:
         """Append one message to the open transaction; returns its future (a seam for tests)."""

@@ -34,7 +34,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from schemas import Article, TraceStep
-from wirestream.clients import ensure_topics, make_consumer
+from wirestream.clients import ensure_topics, make_consumer, member_id
 from wirestream.config import Settings
 from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
 from wirestream.records import Rejected, dead_letter, decode
@@ -208,12 +208,8 @@ class StageRunner:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
                 break
-            try:
-                polled = self._consumer.poll(timeout_ms=left_ms, max_records=size - len(batch))
-            except KafkaError as error:  # handle what was polled; the next poll meets the error again
-                if not error.retriable:
-                    raise
-                log.debug("topping up the batch stopped: %s", error)
+            polled = self._poll_unless_away(left_ms, size - len(batch))
+            if polled is None:  # handle what was polled; the next poll meets the error again
                 break
             batch.extend(record for records in polled.values() for record in records)
         self.telemetry.polled(len(batch))
@@ -223,11 +219,20 @@ class StageRunner:
             return []
         return batch
 
-    def _member_id(self) -> str:
-        """The consumer's group member id; "" while it has no generation (after losing it, until rejoined)."""
+    def _poll_unless_away(self, timeout_ms: int, max_records: int | None = None) -> dict | None:
+        """A poll, or None when it raised a retriable error (the broker is away; nothing was handed out)."""
         assert self._consumer is not None
-        metadata = self._consumer.group_metadata()
-        return str(metadata.member_id or "") if metadata.generation_id >= 0 else ""
+        try:
+            return self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            log.debug("poll failed: %s", error)
+            return None
+
+    def _member_id(self) -> str:
+        assert self._consumer is not None
+        return member_id(self._consumer)
 
     def _same_member(self) -> bool:
         """Whether this consumer is still the group member its fetch positions belong to."""
@@ -431,14 +436,7 @@ class StageRunner:
         self.telemetry.polled(0)
         # Not 0: a rebalance that starts now must be able to finish inside one poll (kafka-python 3.0
         # drops a finished-but-uncollected join and starts another on a zero-timeout poll).
-        try:
-            polled = self._consumer.poll(timeout_ms=50)
-        except KafkaError as error:  # the broker is away: nothing was handed out, the batch goes on
-            if not error.retriable:
-                raise
-            log.debug("keep-alive poll failed: %s", error)
-            polled = {}
-        for tp, records in polled.items():
+        for tp, records in (self._poll_unless_away(50) or {}).items():  # away: the batch goes on
             if records:
                 self._consumer.seek(tp, records[0].offset)
         self._consumer.pause(*self._consumer.assignment())

@@ -120,9 +120,12 @@ def test_a_consumer_that_fell_out_of_its_group_commits_nothing(settings):
     consumer = make_consumer(settings, settings.group_id("copy"))
     consumer.subscribe([settings.topic_raw])
     delivery = None
+    def joined() -> bool:
+        consumer.poll(timeout_ms=200)
+        return bool(consumer.assignment())
+
     try:
-        wait_for(lambda: bool(consumer.poll(timeout_ms=200) or True) and bool(consumer.assignment()),
-                 timeout=60, what="the consumer joined its group")
+        wait_for(joined, timeout=60, what="the consumer joined its group")
         delivery = ExactlyOnce(settings, consumer, "copy-fell-out")
         consumer._coordinator.reset_generation()
         offsets = {tp: OffsetAndMetadata(1, "", -1) for tp in consumer.assignment()}
