@@ -136,7 +136,7 @@ class StageRunner:
             self._worker.close()
             raise
         group = settings.group_id(self.service.name)
-        self._consumer = make_consumer(settings, group)
+        self._consumer = self.make_consumer(group)
         if settings.delivery == "exactly_once" and self.service.transactional and self.service.output_topic:
             self._delivery = self.make_exactly_once(f"{group}-{settings.instance_id}")
         else:
@@ -440,6 +440,10 @@ class StageRunner:
             if records:
                 self._consumer.seek(tp, records[0].offset)
         self._consumer.pause(*self._consumer.assignment())
+
+    def make_consumer(self, group: str) -> KafkaConsumer:
+        """The group member's consumer (a seam for tests that inject a failed poll)."""
+        return make_consumer(self.settings, group)
 
     # --- produce and commit -----------------------------------------------------------------
     def make_exactly_once(self, transactional_id: str) -> ExactlyOnce:

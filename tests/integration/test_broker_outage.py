@@ -3,7 +3,8 @@
 While the broker is down, kafka-python's ``poll`` may raise: a rebalance due then looks up the
 group coordinator, and the connection is refused. The runtime backs off and polls again instead of dying, and the
 stage goes on with what is published after the broker returns. The test starts a broker of its
-own, so stopping it disturbs no other test.
+own, so stopping it disturbs no other test. A real outage makes ``poll`` raise only by chance;
+``test_poll_errors.py`` makes it raise at a chosen call.
 """
 
 from __future__ import annotations
