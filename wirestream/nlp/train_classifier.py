@@ -156,6 +156,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     seconds = [e.input[1] for e in train if isinstance(e.input, tuple)] or None
     encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
+    segments = "token_type_ids" in encoded
     steps_per_epoch = (len(train) + config.batch_size - 1) // config.batch_size
     total = config.max_steps or steps_per_epoch * config.epochs
     progress(f"{config.task}: {len(train)} examples, {steps_per_epoch} steps/epoch, {total} steps on {device}")
@@ -169,12 +170,14 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
             width = max(lengths[i] for i in batch)
             inputs = {
                 "input_ids": torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long),
-                "token_type_ids": torch.zeros((len(batch), width), dtype=torch.long),
                 "attention_mask": torch.zeros((len(batch), width), dtype=torch.long),
             }
+            if segments:  # BERT-style encoders; others (MPNet, RoBERTa) have no segment ids
+                inputs["token_type_ids"] = torch.zeros((len(batch), width), dtype=torch.long)
             for row, i in enumerate(batch):
                 inputs["input_ids"][row, : lengths[i]] = torch.tensor(encoded["input_ids"][i])
-                inputs["token_type_ids"][row, : lengths[i]] = torch.tensor(encoded["token_type_ids"][i])
+                if segments:
+                    inputs["token_type_ids"][row, : lengths[i]] = torch.tensor(encoded["token_type_ids"][i])
                 inputs["attention_mask"][row, : lengths[i]] = 1
             gold = torch.tensor([train[i].label for i in batch])
             positions = None if marker is None else marker_positions(inputs["input_ids"], marker)
