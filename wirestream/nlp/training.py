@@ -86,7 +86,7 @@ def save_model(model: Any, tokenizer: Any, output_dir: Path, config: dict[str, A
     tokenizer.save_pretrained(output_dir)
     config = {k: str(v) if isinstance(v, Path) else v for k, v in config.items()}
     config["data_dir"] = data
-    config["base_model"] = BASE_MODEL_NAME
+    config["base_model"] = config.get("base_model") or BASE_MODEL_NAME  # the path given, else the default
     record = {"config": config, "result": {k: v for k, v in asdict(result).items() if k != "losses"},
               "loss_every_50_steps": result.losses[::50]}
     (output_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")

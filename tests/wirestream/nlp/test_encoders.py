@@ -7,6 +7,7 @@ with the stance model's vocabulary stands in for it, so the test needs no downlo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from transformers import AutoTokenizer, MPNetConfig, MPNetForMaskedLM
@@ -34,6 +35,7 @@ def test_a_stance_model_trains_on_an_encoder_without_segment_ids(data_dir, tmp_p
         max_examples=8, batch_size=4, max_steps=2, evaluate=False, device="cpu",
     )
     assert len(train_classifier(config).losses) == 2
+    assert json.loads((tmp_path / "stance" / "training.json").read_text())["config"]["base_model"] == str(base)
     classifier = TextClassifier.load(tmp_path / "stance")
     probs = classifier.probabilities([stance_input("Smith met Jones in Paris.", 0, 5)])
     assert probs.shape == (1, 3)
