@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from schemas import EnrichedArticle
+from schemas import Article, EnrichedArticle
 from wirestream.db import ArticleStore
+from wirestream.wirefile import parse_wire_text
 
 UNTRUSTED = "Paris, Jan 2 (AFP) <script>window.pwned = 1</script> O'Brien said \"Robert'); DROP TABLE articles;--\" ok."
 
@@ -26,6 +27,12 @@ def article(
         "entities": grouped, "tone": {"label": tone, "score": 0.9},
         "stances": [{"entity_key": key, "label": label, "score": 0.8} for key, label in (stances or {}).items()],
     })
+
+
+def stories(start: int, count: int) -> list[Article]:
+    """Short wire stories numbered from ``start``, each with its own id."""
+    return [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t")
+            for n in range(start, start + count)]
 
 
 HAMAS = ("Hamas", "ORG", "org:hamas")

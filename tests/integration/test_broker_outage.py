@@ -13,13 +13,13 @@ import time
 
 import pytest
 
+from tests.factories import stories
 from tests.stages import Copy
 from wirestream.broker import LocalBroker
 from wirestream.clients import ensure_topics
 from wirestream.config import Settings
 from wirestream.producer import publish
 from wirestream.testing import TEST_BROKER_PORT, committed_offsets, running_stage, wait_for
-from wirestream.wirefile import parse_wire_text
 
 OUTAGE_PORT = TEST_BROKER_PORT + 200
 
@@ -34,11 +34,6 @@ def own_broker(kafka, settings):
         yield broker, settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{OUTAGE_PORT}"})
     finally:
         broker.stop()
-
-
-def stories(start: int, count: int) -> list:
-    return [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t")
-            for n in range(start, start + count)]
 
 
 def test_a_stage_polls_through_a_broker_restart_and_goes_on(own_broker):

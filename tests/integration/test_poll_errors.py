@@ -19,12 +19,12 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaConnectionError
 
 from schemas import Article
+from tests.factories import stories
 from tests.stages import Copy
 from wirestream.clients import ensure_topics
 from wirestream.producer import publish
 from wirestream.runtime import StageRunner
 from wirestream.testing import committed_offsets, read_topic, running_stage, wait_for
-from wirestream.wirefile import parse_wire_text
 
 
 class PollRaises:
@@ -53,11 +53,6 @@ class PollRaises:
                 self.after_records = False
                 self.fail_next = 1
         return polled
-
-
-def stories(start: int, count: int) -> list:
-    return [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t")
-            for n in range(start, start + count)]
 
 
 def committed(settings) -> int:

