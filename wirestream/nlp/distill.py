@@ -3,8 +3,10 @@
 The stance model must be one small checkpoint, but an ensemble of fine-tuned runs is more accurate
 than any member. The student learns from the ensemble's probabilities as well as the gold labels,
 and also from targets nobody labelled: the other named entities of the NewsMTSC train sentences,
-found by wirestream's NER model. Those extra targets turn one-target sentences into multi-target
-ones, the case the test's ``mt`` split is hard on. Everything is built from train only.
+found by wirestream's NER model, and every person, organisation and place of the CoNLL-2003 train
+sentences that name two or more (gold spans, no NER needed). Those extra targets turn one-target
+sentences into multi-target ones, the case the test's ``mt`` split is hard on. Everything is built
+from train splits only.
 
 >>> rows = [{"sentence": "Smith praised Acme.", "from": 0, "to": 5, "mention": "Smith"}]
 >>> spans = {"Smith praised Acme.": [(0, 5), (14, 18)]}
@@ -15,6 +17,7 @@ ones, the case the test's ``mt`` split is hard on. Everything is built from trai
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +26,7 @@ from pathlib import Path
 import torch
 
 from wirestream.nlp.classify import TextClassifier, TextInput, stance_input
+from wirestream.nlp.conll import Document, entities
 
 
 def unlabelled_targets(rows: Iterable[dict], spans: Mapping[str, Sequence[tuple[int, int]]]) -> list[dict]:
@@ -42,8 +46,12 @@ def unlabelled_targets(rows: Iterable[dict], spans: Mapping[str, Sequence[tuple[
 TARGET_TYPES = frozenset({"PER", "ORG", "LOC"})  # NewsMTSC's targets are people, organisations, countries
 
 
-def find_unlabelled_targets(train_file: Path, ner_model: str, output: Path, *, threads: int | None = None) -> int:
-    """Run the NER model over the train sentences and write their unlabelled targets (JSON lines, gzip)."""
+def find_unlabelled_targets(train_file: Path, ner_model: str, output: Path, *, threads: int | None = None,
+                            conll_train: Path | None = None) -> int:
+    """Run the NER model over the train sentences and write their unlabelled targets (JSON lines, gzip).
+
+    With ``conll_train``, the CoNLL-2003 train sentences' targets (:func:`conll_targets`) follow them.
+    """
     from wirestream.nlp.inference import TokenClassifier
 
     rows = [json.loads(line) for line in Path(train_file).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -52,9 +60,69 @@ def find_unlabelled_targets(train_file: Path, ner_model: str, output: Path, *, t
     spans = {s: [(e.start, e.end) for e in found if e.label in TARGET_TYPES]
              for s, found in zip(sentences, ner(sentences), strict=True)}
     targets = unlabelled_targets(rows, spans)
+    if conll_train is not None:
+        from wirestream.nlp.conll import read_conll
+
+        targets += conll_targets(read_conll(conll_train))
+    write_targets(targets, output)
+    return len(targets)
+
+
+_NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "?", "!", ")", "%", "'", "'s", "n't", "'m", "'re", "'ve", "'ll",
+                              "'d"})
+_NO_SPACE_AFTER = frozenset({"(", "$"})
+
+
+def detokenize(tokens: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
+    """CoNLL's space-separated tokens as ordinary prose, with each token's character span.
+
+    NewsMTSC's sentences are prose, so the student should not learn that targets come with
+    spaces before commas. Double quotes alternate between opening and closing.
+
+    >>> print(detokenize(['"', "I", "'m", "in", "(", "U.S.", ")", ",", '"', "Smith", "said", "."])[0])
+    "I'm in (U.S.)," Smith said.
+    """
+    text, spans, quotes = "", [], 0
+    glue = True
+    for token in tokens:
+        opening_quote = token == '"' and quotes % 2 == 0
+        if text and not glue and not (token in _NO_SPACE_BEFORE or (token == '"' and not opening_quote)):
+            text += " "
+        spans.append((len(text), len(text) + len(token)))
+        text += token
+        glue = token in _NO_SPACE_AFTER or opening_quote
+        quotes += token == '"'
+    return text, spans
+
+
+def conll_targets(documents: Iterable[Document], *, min_targets: int = 2, min_tokens: int = 12,
+                  min_lowercase_words: int = 6) -> list[dict]:
+    """Every PER/ORG/LOC mention of the CoNLL prose sentences that name at least ``min_targets``.
+
+    Lowercase words tell prose from the corpus's many result tables and headlines.
+
+    >>> doc = Document([[("Acme", "B-ORG"), ("sued", "O"), ("Smith", "B-PER"), (".", "O")]])
+    >>> [(t["mention"], t["from"]) for t in conll_targets([doc], min_tokens=3, min_lowercase_words=1)]
+    [('Acme', 0), ('Smith', 10)]
+    """
+    found = []
+    for document in documents:
+        for sentence in document.sentences:
+            tokens = [token for token, _ in sentence]
+            mentions = sorted(e for e in entities([tag for _, tag in sentence]) if e[2] in TARGET_TYPES)
+            lowercase = sum(token.isalpha() and token.islower() for token in tokens)
+            if len(mentions) < min_targets or len(tokens) < min_tokens or lowercase < min_lowercase_words:
+                continue
+            text, spans = detokenize(tokens)
+            for first, end, _ in mentions:
+                start, stop = spans[first][0], spans[end - 1][1]
+                found.append({"sentence": text, "from": start, "to": stop, "mention": text[start:stop]})
+    return found
+
+
+def write_targets(targets: Iterable[dict], output: Path) -> None:
     with gzip.open(output, "wt", encoding="utf-8") as out:
         out.writelines(json.dumps(t, ensure_ascii=False) + "\n" for t in targets)
-    return len(targets)
 
 
 def read_unlabelled_targets(path: str | Path) -> list[TextInput]:
@@ -63,14 +131,39 @@ def read_unlabelled_targets(path: str | Path) -> list[TextInput]:
     return [stance_input(r["sentence"], r["from"], r["to"]) for r in rows]
 
 
-def ensemble_probabilities(teachers: Sequence[str], inputs: Sequence[TextInput], device: str) -> torch.Tensor:
-    """The teachers' mean class probabilities, one row per input, in the model's label order."""
+def _cache_key(teachers: Sequence[str], inputs: Sequence[TextInput]) -> str:
+    """A digest of the teachers' weights and the inputs: a retrained teacher never reads old figures."""
+    digest = hashlib.sha256()
+    for path in teachers:
+        for weights in sorted(Path(path).glob("*.safetensors")):
+            with weights.open("rb") as data:
+                digest.update(hashlib.file_digest(data, "sha256").digest())
+        digest.update(b"\0")
+    digest.update(json.dumps(list(inputs), ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def ensemble_probabilities(teachers: Sequence[str], inputs: Sequence[TextInput], device: str,
+                           cache_dir: Path | None = None) -> torch.Tensor:
+    """The teachers' mean class probabilities, one row per input, in the model's label order.
+
+    A large teacher takes minutes on CPU for the same inputs every time, so with ``cache_dir`` the
+    result is kept there under a digest of the teachers' weights and the inputs.
+    """
+    cached = Path(cache_dir) / f"{_cache_key(teachers, inputs)}.pt" if cache_dir is not None else None
+    if cached is not None and cached.exists():
+        return torch.load(cached)
     total = torch.zeros((len(inputs), 3))
     for path in teachers:
         classifier = TextClassifier.load(path, device=device)
         total += torch.tensor([[p.probabilities[label] for label in classifier.labels] for p in classifier(inputs)])
         del classifier
-    return total / len(teachers)
+    mean = total / len(teachers)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(mean, cached.with_suffix(".tmp"))
+        cached.with_suffix(".tmp").replace(cached)
+    return mean
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,8 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("output", type=Path)
     parser.add_argument("--ner-model", default="models/wirestream-ner")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--conll-train", type=Path, help="also every target of these CoNLL-2003 sentences")
     args = parser.parse_args(argv)
-    print(find_unlabelled_targets(args.train_file, args.ner_model, args.output, threads=args.threads), "targets")
+    count = find_unlabelled_targets(args.train_file, args.ner_model, args.output, threads=args.threads,
+                                    conll_train=args.conll_train)
+    print(count, "targets")
     return 0
 
 

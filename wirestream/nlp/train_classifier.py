@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from wirestream.config import cache_dir
 from wirestream.nlp.classify import (
     POLARITIES,
     TARGET_CLOSE,
@@ -63,6 +64,8 @@ class ClassifierTrainingConfig(TrainingConfig):
     teachers: tuple[str, ...] = ()  # stance: learn from these models' mean probabilities too
     unlabelled_targets: str | None = None  # stance, with teachers: extra targets (wirestream.nlp.distill)
     distill_weight: float = 0.5  # the teachers' share of a labelled example's training target
+    teacher_cache: str | None = field(  # keeps the teachers' probabilities between runs; None: never
+        default_factory=lambda: str(cache_dir() / "teacher-probabilities"))
 
 
 def task_data(config: ClassifierTrainingConfig) -> tuple[list[Labelled], dict[str, list[Labelled]], str]:
@@ -130,7 +133,8 @@ def soft_targets(config: ClassifierTrainingConfig, train: list[Labelled], device
         return train, None
     extra = read_unlabelled_targets(config.unlabelled_targets) if config.unlabelled_targets else []
     examples = train + [Labelled(item, -1) for item in extra]
-    teacher = ensemble_probabilities(config.teachers, [e.input for e in examples], device)
+    teacher = ensemble_probabilities(config.teachers, [e.input for e in examples], device,
+                                     cache_dir=Path(config.teacher_cache) if config.teacher_cache else None)
     gold = torch.nn.functional.one_hot(torch.tensor([e.label for e in train]), len(POLARITIES)).float()
     labelled = (1 - config.distill_weight) * gold + config.distill_weight * teacher[: len(train)]
     return examples, torch.cat([labelled, teacher[len(train) :]])
@@ -210,5 +214,6 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
             break
     result = trainer.finish()
     if config.output_dir is not None:
-        save_model(model, tokenizer, config.output_dir, asdict(config), result, data_name)
+        recorded = {k: v for k, v in asdict(config).items() if k != "teacher_cache"}  # a machine's path
+        save_model(model, tokenizer, config.output_dir, recorded, result, data_name)
     return result

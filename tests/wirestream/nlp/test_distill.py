@@ -7,10 +7,14 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from wirestream.config import models_dir
-from wirestream.nlp.distill import unlabelled_targets
+from wirestream.nlp import distill
+from wirestream.nlp.classify import stance_input
+from wirestream.nlp.conll import Document
+from wirestream.nlp.distill import conll_targets, ensemble_probabilities, unlabelled_targets
 from wirestream.nlp.sweep import write_results
 from wirestream.nlp.train_classifier import ClassifierTrainingConfig, soft_loss, train_classifier
 
@@ -36,6 +40,40 @@ def test_unlabelled_targets_skip_labelled_and_overlapping_spans():
     assert [t["mention"] for t in unlabelled_targets(rows, spans)] == ["Jones", "Paris"]
 
 
+def test_conll_targets_are_every_entity_of_prose_sentences_at_their_place_in_the_detokenized_text():
+    prose = [("The", "O"), ("U.S.", "B-LOC"), ("and", "O"), ("Acme", "B-ORG"), ("Corp", "I-ORG"), ("'s", "O"),
+             ("chief", "O"), (",", "O"), ("John", "B-PER"), ("Smith", "I-PER"), (",", "O"), ("met", "O"),
+             ("briefly", "O"), ("in", "O"), ("Bonn", "B-LOC"), ("on", "O"), ("Friday", "O"), (".", "O")]
+    table = [("Germany", "B-LOC"), ("3", "O"), ("Italy", "B-LOC"), ("1", "O")] * 4
+    words = ("said", "the", "talks", "would", "go", "on", "next", "week", "in", "the", "capital")
+    lone = [("Smith", "B-PER"), *[(word, "O") for word in words]]  # prose, but only one target
+    targets = conll_targets([Document([prose, table, lone])])
+    text = "The U.S. and Acme Corp's chief, John Smith, met briefly in Bonn on Friday."
+    assert {t["sentence"] for t in targets} == {text}
+    assert [t["mention"] for t in targets] == ["U.S.", "Acme Corp", "John Smith", "Bonn"]
+    assert all(t["sentence"][t["from"]:t["to"]] == t["mention"] for t in targets)
+
+
+def test_the_teachers_probabilities_are_read_back_from_the_cache_until_the_teacher_changes(tmp_path, monkeypatch):
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (teacher / name).write_bytes((models_dir() / "wirestream-stance" / name).read_bytes())
+    inputs = [stance_input("Smith praised Acme.", 0, 5), stance_input("Smith praised Acme.", 14, 18)]
+    first = ensemble_probabilities([str(teacher)], inputs, "cpu", cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(distill.TextClassifier, "load", no_model)
+    assert torch.equal(ensemble_probabilities([str(teacher)], inputs, "cpu", cache_dir=tmp_path / "cache"), first)
+    with (teacher / "model.safetensors").open("ab") as weights:
+        weights.write(b" ")  # a retrained teacher: other weights, so the cache must not answer
+    with pytest.raises(AssertionError, match="the cache should have answered"):
+        ensemble_probabilities([str(teacher)], inputs, "cpu", cache_dir=tmp_path / "cache")
+
+
 def test_a_student_trains_on_gold_and_unlabelled_targets_with_the_teachers_probabilities(data_dir, tmp_path):
     extra = tmp_path / "extra.jsonl.gz"
     with gzip.open(extra, "wt", encoding="utf-8") as out:
@@ -44,7 +82,7 @@ def test_a_student_trains_on_gold_and_unlabelled_targets_with_the_teachers_proba
     config = ClassifierTrainingConfig(
         task="stance", data_dir=data_dir / "newsmtsc", output_dir=None, max_examples=14, batch_size=4, max_steps=4,
         evaluate=False, device="cpu", teachers=(str(models_dir() / "wirestream-stance"),),
-        unlabelled_targets=str(extra),
+        unlabelled_targets=str(extra), teacher_cache=str(tmp_path / "cache"),
     )
     losses = train_classifier(config).losses
     assert len(losses) == 4  # 16 examples: 14 labelled, 2 unlabelled
