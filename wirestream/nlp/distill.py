@@ -3,8 +3,9 @@
 The stance model must be one small checkpoint, but an ensemble of fine-tuned runs is more accurate
 than any member. The student learns from the ensemble's probabilities as well as the gold labels,
 and also from targets nobody labelled: the other named entities of the NewsMTSC train sentences,
-found by wirestream's NER model, and every person, organisation and place of the CoNLL-2003 train
-sentences that name two or more (gold spans, no NER needed). Those extra targets turn one-target
+found by wirestream's NER model, and optionally every person, organisation and place of the
+CoNLL-2003 train sentences that name two or more (gold spans, no NER needed; dev did not choose the
+student trained with them). Those extra targets turn one-target
 sentences into multi-target ones, the case the test's ``mt`` split is hard on. Everything is built
 from train splits only.
 
