@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from wirestream.nlp.classify import TextClassifier, TextInput, stance_input
-from wirestream.nlp.conll import Document, entities
+from wirestream.nlp.conll import Document, entities, read_conll
 
 
 def unlabelled_targets(rows: Iterable[dict], spans: Mapping[str, Sequence[tuple[int, int]]]) -> list[dict]:
@@ -62,8 +62,6 @@ def find_unlabelled_targets(train_file: Path, ner_model: str, output: Path, *, t
              for s, found in zip(sentences, ner(sentences), strict=True)}
     targets = unlabelled_targets(rows, spans)
     if conll_train is not None:
-        from wirestream.nlp.conll import read_conll
-
         targets += conll_targets(read_conll(conll_train))
     write_targets(targets, output)
     return len(targets)
@@ -162,8 +160,9 @@ def ensemble_probabilities(teachers: Sequence[str], inputs: Sequence[TextInput],
     mean = total / len(teachers)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(mean, cached.with_suffix(".tmp"))
-        cached.with_suffix(".tmp").replace(cached)
+        partial = cached.with_suffix(".tmp")
+        torch.save(mean, partial)
+        partial.replace(cached)
     return mean
 
 
