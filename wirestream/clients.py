@@ -9,7 +9,12 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
-from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError, TopicAlreadyExistsError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+    TopicAlreadyExistsError,
+)
 
 from wirestream.config import Settings
 
@@ -93,15 +98,16 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
 def group_offsets(admin: KafkaAdminClient, group: str, topic: str, timeout: float = 20.0) -> dict[int, int]:
     """The group's committed offset per partition of ``topic`` (absent: nothing committed).
 
-    A fresh broker creates its offsets topic on the first group request, so the coordinator
-    may be briefly unavailable: that is retried, not reported as "nothing committed".
+    A fresh broker creates its offsets topic on the first group request, and a restarted one
+    reloads it, so the coordinator may be briefly unavailable or loading: that is retried, not
+    reported as "nothing committed".
     """
     deadline = time.monotonic() + timeout
     while True:
         try:
             offsets = admin.list_group_offsets({group: None}).get(group, {})
             break
-        except (CoordinatorNotAvailableError, NotCoordinatorError):
+        except (CoordinatorNotAvailableError, NotCoordinatorError, CoordinatorLoadInProgressError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
