@@ -327,6 +327,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- transactions ---------------------------------------------------------------------------
+def cmd_transactions(args: argparse.Namespace) -> int:
+    """Transactions open on the pipeline's partitions; ``--abort-hanging`` ends the hanging ones."""
+    from services import REGISTRY
+    from wirestream.clients import make_admin
+    from wirestream.transactions import abort, abortable, hanging_after_ms, open_transactions, pipeline_partitions
+
+    settings = _settings()
+    stages = {name: service(settings).input_topic for name, service in REGISTRY.items()}
+    admin = make_admin(settings)
+    try:
+        opened = open_transactions(admin, pipeline_partitions(admin, settings, stages))
+        for txn in opened:
+            print(txn)
+        if not opened:
+            print("no open transactions")
+        idle_ms = hanging_after_ms(settings.transaction_timeout_ms)
+        ours = [t for t in opened if abortable(t, idle_ms=idle_ms, transactional_id_prefix=f"{settings.group_prefix}-")]
+        if args.abort_hanging:
+            for txn in ours:
+                abort(admin, txn)
+                print(f"aborted: {txn}")
+        elif ours:
+            print(f"{len(ours)} hanging; --abort-hanging ends them (running stages do so every "
+                  f"{settings.hanging_transaction_check_s:g} s)")
+    finally:
+        admin.close()
+    return 0
+
+
 # --- dead letters ---------------------------------------------------------------------------
 def cmd_dlq(args: argparse.Namespace) -> int:
     from wirestream import dlq
@@ -474,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--interval", type=float, default=2.0, help="seconds between the two offset samples")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+
+    transactions = sub.add_parser("transactions", help="transactions open on the pipeline's partitions; "
+                                  "abort the hanging ones")
+    transactions.add_argument("--abort-hanging", action="store_true",
+                              help="abort this deployment's transactions that no coordinator will end")
+    transactions.set_defaults(func=cmd_transactions)
 
     dlq = sub.add_parser("dlq", help="list dead letters with their reasons, or replay chosen ones")
     dlq_sub = dlq.add_subparsers(dest="dlq_action", required=True)

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         default=10_000, ge=1000,
         description="How long the broker waits before aborting a dead worker's open transaction.",
     )
+    hanging_transaction_check_s: float = Field(
+        default=30.0, ge=0,
+        description="How often a stage looks for hanging transactions (open on its partitions, ended by no "
+        "coordinator) of this deployment and aborts them; 0: never. See wirestream.transactions.",
+    )
 
     fault_commit_delay_ms: int = Field(
         default=0, ge=0,

@@ -40,6 +40,7 @@ from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionIn
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import Service, TransientError
 from wirestream.telemetry import Telemetry
+from wirestream.transactions import HangingTransactionGuard
 from wirestream.worker import ModelWorker
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Metrics:
     batches: int = 0
     retries: int = 0
     abandoned_batches: int = 0
+    hanging_transactions_aborted: int = 0
     last_batch_ms: float = 0.0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -115,6 +117,7 @@ class StageRunner:
         self._process_s = 0.0
         self._worker: ModelWorker | None = None
         self._member: str | None = None  # the group member id the current positions belong to
+        self._hanging: HangingTransactionGuard | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -137,6 +140,7 @@ class StageRunner:
             raise
         group = settings.group_id(self.service.name)
         self._consumer = self.make_consumer(group)
+        self._hanging = hanging = HangingTransactionGuard(settings, group)
         if settings.delivery == "exactly_once" and self.service.transactional and self.service.output_topic:
             self._delivery = self.make_exactly_once(f"{group}-{settings.instance_id}")
         else:
@@ -169,6 +173,9 @@ class StageRunner:
                     backoff = min(backoff * 2, settings.retry_backoff_max_s)
                     continue
                 backoff = settings.retry_backoff_initial_s
+                if hanging.due():  # a partition held for good by a transaction nobody will end
+                    hanging.start_check(self._consumer.assignment())
+                self.metrics.hanging_transactions_aborted = len(hanging.aborted)
                 if batch:
                     try:
                         self._handle(batch)
@@ -184,6 +191,8 @@ class StageRunner:
             self._consumer.close(autocommit=False)
         if self._delivery is not None:
             self._delivery.close()
+        if self._hanging is not None:
+            self._hanging.close()
         if self._worker is not None:
             self._worker.close()
         self.service.close()

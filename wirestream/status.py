@@ -1,8 +1,12 @@
 """``wirestream status``: every stage's group, members, lag and throughput, read from the broker.
 
 Lag is the input topic's end offset minus the group's committed offset, per partition; the
-throughput is how fast the committed offsets advanced over a short sampling interval. Nothing
-here talks to the stage processes themselves, so it works for any number of them, anywhere.
+throughput is how fast the committed offsets advanced over a short sampling interval. "Held by
+open transactions" counts the records past a partition's last stable offset: from the first
+transaction not yet committed or aborted on, nothing is visible to the stage's ``read_committed``
+consumer. A count that stays up for longer than the transaction timeout means a stuck transaction
+(``wirestream transactions`` shows it).
+Nothing here talks to the stage processes themselves, so it works for any number of them, anywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class StageStatus:
     members: list[str] = field(default_factory=list)
     lag: dict[int, int] = field(default_factory=dict)
     committed: dict[int, int] = field(default_factory=dict)
+    held_by_transactions: dict[int, int] = field(default_factory=dict)
     records_per_s: float | None = None
 
     @property
@@ -42,6 +47,8 @@ def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0)
     """Status of each ``stage -> input topic``; samples committed offsets twice, ``interval_s`` apart."""
     admin = make_admin(settings)
     consumer = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False)
+    stable = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False,
+                           isolation_level="read_committed")  # its end offsets are the last stable offsets
     try:
         out = [StageStatus(stage, settings.group_id(stage), topic) for stage, topic in stages.items()]
         try:
@@ -57,7 +64,11 @@ def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0)
             time.sleep(interval_s)
         for status in out:
             partitions = consumer.partitions_for_topic(status.topic) or set()
-            ends = consumer.end_offsets([TopicPartition(status.topic, p) for p in sorted(partitions)])
+            tps = [TopicPartition(status.topic, p) for p in sorted(partitions)]
+            ends = consumer.end_offsets(tps)
+            stable_ends = stable.end_offsets(tps)
+            status.held_by_transactions = {tp.partition: end - stable_ends[tp] for tp, end in ends.items()
+                                           if end > stable_ends.get(tp, end)}
             later = group_offsets(admin, status.group, status.topic)
             status.lag = {tp.partition: max(0, end - later.get(tp.partition, 0)) for tp, end in ends.items()}
             if interval_s > 0:
@@ -67,6 +78,7 @@ def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0)
         return out
     finally:
         consumer.close()
+        stable.close()
         admin.close()
 
 
@@ -78,4 +90,7 @@ def table(statuses: list[StageStatus]) -> str:
         lines.append(f"{s.stage:<10} {s.state:<18} {len(s.members):>7} {s.total_lag:>7} {rate:>7}  "
                      f"{s.topic} [{per_partition}]")
         lines.extend(f"{'':<10} member {m}" for m in s.members)
+        if s.held_by_transactions:
+            held = " ".join(f"{p}:{n}" for p, n in sorted(s.held_by_transactions.items()))
+            lines.append(f"{'':<10} held by open transactions [{held}]")
     return "\n".join(lines)

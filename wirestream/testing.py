@@ -194,16 +194,77 @@ def serving_api(store: Any, host: str = "127.0.0.1") -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail loudly after ``timeout``."""
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 60.0,
+    interval: float = 0.2,
+    what: str = "",
+    explain: Callable[[], str] | None = None,
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail loudly after ``timeout``.
+
+    ``explain`` is called on timeout and its text goes into the error: where the records stand,
+    read when the wait fails (a report taken after teardown would show a pipeline already stopped).
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+            message = f"timed out after {timeout:.0f}s waiting for {what or predicate}"
+            if explain is not None:
+                try:
+                    message += "\n" + explain()
+                except Exception as error:  # the report must not hide the timeout
+                    message += f"\n(no report: {type(error).__name__}: {error})"
+            raise TimeoutError(message)
         time.sleep(interval)
+
+
+_CHATTER = ("kafka.net.", "kafka.cluster ", "kafka.conn ")
+
+
+def stage_events(log_dir: Path, lines: int = 12) -> str:
+    """The last ``lines`` events of every stage log in ``log_dir``: what a stuck pipeline's stages did.
+
+    Events are wirestream's own lines and the Kafka client's warnings (rebalances, coordinator
+    and transaction errors), without per-batch lines and connection chatter; a line repeated
+    back to back is shown once with its count. ``log_tails`` has the full tails.
+    """
+    parts = []
+    for path in sorted(log_dir.glob("*.log")):
+        events: list[list[Any]] = []
+        for line in path.read_text(errors="replace").splitlines():
+            if " batch of " in line or any(noise in line for noise in _CHATTER):
+                continue
+            if " wirestream" not in line and " WARNING " not in line and " ERROR " not in line:
+                continue
+            text = line.split(" ", 2)[-1]  # without the date and time, to spot repeats
+            if events and events[-1][1] == text:
+                events[-1][2] += 1
+            else:
+                events.append([line, text, 1])
+        shown = [line if n == 1 else f"{line} (x{n})" for line, _, n in events[-lines:]]
+        parts.append(f"--- {path.name}: last {len(shown)} events\n" + "\n".join(shown))
+    return "\n".join(parts)
+
+
+def pipeline_report(settings: Settings, log_dir: Path | None = None) -> str:
+    """Each stage's group state and lag, the transactions open on its partitions, then its processes' events."""
+    from wirestream.clients import make_admin
+    from wirestream.status import collect, table
+    from wirestream.transactions import open_transactions, pipeline_partitions
+
+    stages = {"ner": settings.topic_raw, "sentiment": settings.topic_ner, "storage": settings.topic_enriched}
+    report = table(collect(settings, stages, interval_s=0))
+    admin = make_admin(settings)
+    try:
+        for txn in open_transactions(admin, pipeline_partitions(admin, settings, stages)):
+            report += f"\nopen transaction: {txn}"
+    finally:
+        admin.close()
+    return report if log_dir is None else f"{report}\n{stage_events(log_dir)}"
 
 
 def committed_offsets(settings: Settings, stage: str, topic: str, timeout: float = 20.0) -> dict[int, int]:

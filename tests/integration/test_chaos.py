@@ -26,6 +26,7 @@ from wirestream.testing import (
     TEST_BROKER_PORT,
     local_test_broker,
     log_tails,
+    pipeline_report,
     read_topic,
     start_stage_process,
     stop_processes,
@@ -94,7 +95,8 @@ def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(set
         time.sleep(2)
         broker.start()
 
-    wait_for(lambda: store.count() == 300, timeout=600, interval=1, what="all 300 articles stored")
+    wait_for(lambda: store.count() == 300, timeout=600, interval=1, what="all 300 articles stored",
+             explain=lambda: f"{store.count()} stored\n{pipeline_report(settings, logs)}")
     stored = [store.get(a.id) for a in articles]
     assert all(s is not None for s in stored)
     for item in stored:

@@ -1,0 +1,251 @@
+"""Open transactions that hold a partition, and the remedy for the ones nobody will finish.
+
+A ``read_committed`` consumer reads no further than a partition's first open transaction, and a
+consumer group's offsets stay ``UNSTABLE_OFFSET_COMMIT`` while a transactional offset commit for
+them is open: the stage that owns such a partition waits. Normally the transaction coordinator
+ends every transaction within its timeout. Rarely, after a broker restart in the middle of a
+transaction, a partition keeps an open transaction that its coordinator has already ended or
+forgotten: a *hanging* transaction (KIP-664). Nothing ends it by itself, and the stage behind it
+waits forever (seen in about 1 of 25 chaos runs: a group's offsets unstable for good).
+
+Kafka's remedy is ``kafka-transactions.sh find-hanging`` then ``abort``: write the missing abort
+marker on the partition. :func:`find_hanging` and :func:`abort` do the same with kafka-python's
+admin client, limited to wirestream's own transactional producers, so the runtime can clear a
+hanging transaction of its own group without an operator. An abort is the conservative ending:
+if that transaction had in fact committed, its batch is processed again (a duplicate), never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+OFFSETS_TOPIC = "__consumer_offsets"
+# Coordinator states in which the coordinator itself will still write the partition's marker.
+_ENDING = {"Ongoing", "PrepareCommit", "PrepareAbort", "PrepareEpochFence"}
+
+
+def java_string_hash(text: str) -> int:
+    """Java's ``String.hashCode`` (a signed 32-bit int): how Kafka places a group's offsets.
+
+    >>> java_string_hash("wirestream-ner"), java_string_hash("")
+    (-1243333613, 0)
+    """
+    value = 0
+    utf16 = text.encode("utf-16-be")
+    for i in range(0, len(utf16), 2):
+        value = (31 * value + int.from_bytes(utf16[i:i + 2], "big")) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def offsets_partition(group_id: str, partitions: int) -> TopicPartition:
+    """The ``__consumer_offsets`` partition that holds ``group_id``'s offsets (and its open commits).
+
+    >>> offsets_partition("wirestream-ner", 50)
+    TopicPartition(topic='__consumer_offsets', partition=13)
+    """
+    hashed = java_string_hash(group_id)
+    magnitude = 0 if hashed == -(1 << 31) else abs(hashed)  # Kafka's Utils.abs
+    return TopicPartition(OFFSETS_TOPIC, magnitude % partitions)
+
+
+@dataclass(frozen=True)
+class OpenTransaction:
+    """A producer's transaction that is open on one partition, and what its coordinator says of it."""
+
+    partition: TopicPartition
+    producer_id: int
+    producer_epoch: int
+    coordinator_epoch: int
+    start_offset: int
+    idle_ms: int  # since the producer last wrote to the partition
+    transactional_id: str | None = None
+    coordinator_state: str | None = None  # None: the coordinator knows no transaction of this producer
+    still_owned: bool = False  # the coordinator's current transaction holds this partition
+
+    @property
+    def hanging(self) -> bool:
+        """Open here, while its coordinator will write no marker for it."""
+        return not (self.still_owned and self.coordinator_state in _ENDING)
+
+    def __str__(self) -> str:
+        who = self.transactional_id or f"producer {self.producer_id}"
+        state = self.coordinator_state or "unknown to its coordinator"
+        return (f"{self.partition.topic}[{self.partition.partition}] from offset {self.start_offset}: {who} "
+                f"epoch {self.producer_epoch}, idle {self.idle_ms / 1000:.0f}s, coordinator: {state}"
+                f"{', HANGING' if self.hanging else ''}")
+
+
+def open_transactions(admin: Any, partitions: list[TopicPartition]) -> list[OpenTransaction]:
+    """Every transaction open on ``partitions``, with its coordinator's view of it."""
+    found = []
+    now_ms = int(time.time() * 1000)
+    for tp, state in admin.describe_producers(partitions).items():
+        for producer in state.active_producers:
+            if producer.current_transaction_start_offset < 0:
+                continue
+            found.append((tp, producer))
+    if not found:
+        return []
+    ids: dict[int, str] = {}
+    for listings in admin.list_transactions(producer_id_filters=sorted({p.producer_id for _, p in found})).values():
+        ids.update({listing.producer_id: listing.transactional_id for listing in listings})
+    described = admin.describe_transactions(sorted(set(ids.values()))) if ids else {}
+    out = []
+    for tp, producer in found:
+        transactional_id = ids.get(producer.producer_id)
+        description = described.get(transactional_id) if transactional_id else None
+        same_producer = description is not None and description.producer_id == producer.producer_id
+        out.append(OpenTransaction(
+            partition=tp,
+            producer_id=producer.producer_id,
+            producer_epoch=producer.producer_epoch,
+            coordinator_epoch=producer.coordinator_epoch,
+            start_offset=producer.current_transaction_start_offset,
+            idle_ms=max(0, now_ms - producer.last_timestamp) if producer.last_timestamp >= 0 else 0,
+            transactional_id=transactional_id,
+            coordinator_state=str(description.state.value) if same_producer else None,
+            still_owned=same_producer
+            and description.producer_epoch == producer.producer_epoch
+            and tp in description.topic_partitions,
+        ))
+    return out
+
+
+def find_hanging(
+    admin: Any, partitions: list[TopicPartition], *, idle_ms: int, transactional_id_prefix: str = ""
+) -> list[OpenTransaction]:
+    """The hanging transactions on ``partitions``: open, idle over ``idle_ms``, ended by nobody.
+
+    ``idle_ms`` should exceed the producers' transaction timeout, after which their coordinator
+    aborts any transaction it still knows; ``transactional_id_prefix`` keeps other applications'
+    transactions out of reach.
+    """
+    return [txn for txn in open_transactions(admin, partitions)
+            if abortable(txn, idle_ms=idle_ms, transactional_id_prefix=transactional_id_prefix)]
+
+
+def abortable(txn: OpenTransaction, *, idle_ms: int, transactional_id_prefix: str) -> bool:
+    """Hanging, idle over ``idle_ms``, and from a transactional id that starts with the prefix."""
+    return (txn.hanging and txn.idle_ms >= idle_ms and txn.transactional_id is not None
+            and txn.transactional_id.startswith(transactional_id_prefix))
+
+
+def hanging_after_ms(transaction_timeout_ms: int) -> int:
+    """Idleness past which an open transaction of a known timeout cannot be one a coordinator still
+    ends: twice the timeout, plus the coordinator's 10 s sweep for timed-out transactions.
+
+    >>> hanging_after_ms(10_000)
+    30000
+    """
+    return 2 * transaction_timeout_ms + 10_000
+
+
+def abort(admin: Any, txn: OpenTransaction) -> None:
+    """Write the abort marker that ``txn``'s coordinator never wrote, as ``kafka-transactions.sh abort``."""
+    from kafka.admin._transactions import AbortTransactionSpec
+
+    admin.abort_transaction(AbortTransactionSpec(
+        topic_partition=txn.partition,
+        producer_id=txn.producer_id,
+        producer_epoch=txn.producer_epoch,
+        coordinator_epoch=txn.coordinator_epoch,
+    ))
+
+
+def clear_hanging(
+    admin: Any, partitions: list[TopicPartition], *, idle_ms: int, transactional_id_prefix: str
+) -> list[OpenTransaction]:
+    """Abort every hanging transaction of ours on ``partitions``; returns those aborted."""
+    aborted = []
+    for txn in find_hanging(admin, partitions, idle_ms=idle_ms, transactional_id_prefix=transactional_id_prefix):
+        try:
+            abort(admin, txn)
+        except KafkaError as error:  # e.g. another process of the stage aborted it first
+            log.info("could not abort the hanging transaction %s: %s", txn, error)
+            continue
+        log.warning("aborted a hanging transaction: %s", txn)
+        aborted.append(txn)
+    return aborted
+
+
+def pipeline_partitions(admin: Any, settings: Any, stages: dict[str, str]) -> list[TopicPartition]:
+    """Every partition a transaction could hold up for ``stages`` (stage -> input topic): the input
+    topics' partitions and the offsets partitions of the stages' groups."""
+    described = admin.describe_topics(sorted({*stages.values(), OFFSETS_TOPIC}))
+    counts = {topic["name"]: len(topic["partitions"]) for topic in described if topic["error_code"] == 0}
+    topics = sorted(set(stages.values()))
+    partitions = [TopicPartition(topic, p) for topic in topics for p in range(counts.get(topic, 0))]
+    if counts.get(OFFSETS_TOPIC):
+        partitions += sorted({offsets_partition(settings.group_id(stage), counts[OFFSETS_TOPIC]) for stage in stages})
+    return partitions
+
+
+class HangingTransactionGuard:
+    """Clears hanging transactions that hold one stage's partitions, at most every ``interval_s``.
+
+    It looks at the partitions the stage owns (an upstream stage's hanging transaction stops
+    the ``read_committed`` fetch) and at its group's offsets partition (a hanging offset commit
+    keeps the offsets unstable), and aborts only this deployment's transactions (transactional
+    ids that start with the group prefix) idle for over twice the transaction timeout plus the
+    coordinator's 10 s abort sweep.
+    """
+
+    def __init__(self, settings: Any, group_id: str, interval_s: float | None = None) -> None:
+        self.settings = settings
+        self.group_id = group_id
+        self.interval_s = settings.hanging_transaction_check_s if interval_s is None else interval_s
+        self.idle_ms = hanging_after_ms(settings.transaction_timeout_ms)
+        self.aborted: list[OpenTransaction] = []
+        self._admin: Any = None
+        self._thread: threading.Thread | None = None
+        self._next = time.monotonic() + self.interval_s
+
+    def due(self) -> bool:
+        """Time for the next check, and the last one has finished."""
+        idle = self._thread is None or not self._thread.is_alive()
+        return self.interval_s > 0 and idle and time.monotonic() >= self._next
+
+    def start_check(self, owned: set[TopicPartition]) -> None:
+        """:meth:`check` on a thread of its own: with the broker away an admin call blocks for
+        its request timeout, which the stage's loop (and its shutdown) must not wait out."""
+        self._next = time.monotonic() + self.interval_s
+        self._thread = threading.Thread(target=self.check, args=(set(owned),), daemon=True,
+                                        name=f"hanging-transactions-{self.group_id}")
+        self._thread.start()
+
+    def check(self, owned: set[TopicPartition]) -> list[OpenTransaction]:
+        """Abort the hanging transactions on ``owned`` and the group's offsets partition; never raises."""
+        self._next = time.monotonic() + self.interval_s
+        try:
+            if self._admin is None:
+                from wirestream.clients import make_admin
+
+                self._admin = make_admin(self.settings)
+            offsets = self._admin.describe_topics([OFFSETS_TOPIC])
+            count = len(offsets[0]["partitions"]) if offsets and offsets[0].get("partitions") else 0
+            partitions = sorted(owned) + ([offsets_partition(self.group_id, count)] if count else [])
+            if not partitions:
+                return []
+            aborted = clear_hanging(self._admin, partitions, idle_ms=self.idle_ms,
+                                    transactional_id_prefix=f"{self.settings.group_prefix}-")
+        except Exception as error:  # a look-out only: the broker may be away; try again next time
+            log.debug("hanging-transaction check failed: %s", error)
+            return []
+        self.aborted.extend(aborted)
+        return aborted
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)  # a check blocked on an absent broker is abandoned (daemon)
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
