@@ -143,6 +143,7 @@ class ExactlyOnce:
         if self.producer is None:  # the last one was given up (failed abort, commit in doubt)
             self.producer = self._new_producer()
         self.producer.begin_transaction()
+        self._forget_refused_offsets()
         committing = False
         try:
             sends = [self.send(m) for m in messages]
@@ -163,6 +164,20 @@ class ExactlyOnce:
                 raise TransactionInDoubt(f"commit outcome unknown: {type(error).__name__}: {error}") from error
             self._abort()
             raise
+
+    def _forget_refused_offsets(self) -> None:
+        """Start the transaction with no offsets pending from an earlier one.
+
+        kafka-python 3.0 keeps the offsets of a refused transactional offset commit (e.g.
+        UNKNOWN_MEMBER_ID after a broker restart) as pending after the transaction is aborted, and
+        sends them along with the next transaction's offsets: that batch's input would be committed
+        as consumed while its outputs were aborted, and lost. Java's producer clears them when a
+        transaction ends; this does the same when the next one begins.
+        """
+        pending = getattr(self._manager(), "_pending_txn_offset_commits", None)  # private: may change
+        if pending:
+            log.warning("dropping offsets left pending by an aborted transaction: %s", pending)
+            pending.clear()
 
     def _membership(self) -> Any:
         """The consumer's group metadata, refusing to go on while it is between generations.

@@ -113,9 +113,9 @@ def open_transactions(admin: Any, partitions: list[TopicPartition]) -> list[Open
             idle_ms=max(0, now_ms - producer.last_timestamp) if producer.last_timestamp >= 0 else 0,
             transactional_id=transactional_id,
             coordinator_state=str(description.state.value) if same_producer else None,
-            still_owned=same_producer
-            and description.producer_epoch == producer.producer_epoch
-            and tp in description.topic_partitions,
+            still_owned=same_producer and tp in description.topic_partitions
+            # a coordinator that is ending a transaction may already have bumped the epoch
+            and (description.producer_epoch == producer.producer_epoch or description.state.value != "Ongoing"),
         ))
     return out
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from kafka.consumer.group import ConsumerGroupMetadata
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.future import Future
 from kafka.structs import OffsetAndMetadata
@@ -137,3 +140,49 @@ def test_a_consumer_that_fell_out_of_its_group_commits_nothing(settings):
         consumer.close(autocommit=False)
     assert committed_offsets(settings, "copy", settings.topic_raw) == {}
     assert read_topic(settings, settings.topic_ner, timeout=3) == []
+
+
+class StaleMembership(ExactlyOnce):
+    """The first transaction commits its offsets as a member the broker no longer knows (as after a
+    broker restart): the group coordinator refuses them with UNKNOWN_MEMBER_ID, an abortable error."""
+
+    stale = 1
+
+    def _membership(self) -> Any:
+        if StaleMembership.stale:
+            StaleMembership.stale -= 1
+            real = super()._membership()
+            return ConsumerGroupMetadata(real.group_id, real.generation_id, "a-member-long-gone", None)
+        return super()._membership()
+
+
+def test_an_aborted_transactions_offsets_never_ride_along_with_the_next_one(settings):
+    """kafka-python keeps a refused offset commit as pending and sends it with the next transaction's
+    offsets (it never clears them on abort, unlike Java's producer): a batch whose outputs were
+    aborted would be committed as consumed, and lost. The delivery must start each transaction clean.
+    """
+    settings = settings.model_copy(update={"partitions": 2})
+    ensure_topics(settings)
+    consumer = make_consumer(settings, settings.group_id("copy"))
+    consumer.subscribe([settings.topic_raw])
+    delivery = None
+
+    def joined() -> bool:
+        consumer.poll(timeout_ms=200)
+        return len(consumer.assignment()) == 2
+
+    try:
+        wait_for(joined, timeout=60, what="the consumer joined its group")
+        first, second = sorted(consumer.assignment())
+        delivery = StaleMembership(settings, consumer, "copy-stale-member")
+        with pytest.raises(KafkaError, match="UnknownMemberId"):
+            delivery.deliver([Message(settings.topic_ner, b"k", b"aborted")], {first: OffsetAndMetadata(5, "", -1)},
+                             lambda: None)
+        delivery.deliver([Message(settings.topic_ner, b"k", b"committed")], {second: OffsetAndMetadata(3, "", -1)},
+                         lambda: None)
+    finally:
+        if delivery is not None:
+            delivery.close()
+        consumer.close(autocommit=False)
+    assert committed_offsets(settings, "copy", settings.topic_raw) == {second.partition: 3}
+    assert [r.value for r in read_topic(settings, settings.topic_ner, expect=1)] == [b"committed"]
