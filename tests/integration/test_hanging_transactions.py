@@ -23,7 +23,7 @@ from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_admin
 from wirestream.config import Settings
 from wirestream.producer import publish
-from wirestream.status import collect
+from wirestream.status import collect, table
 from wirestream.testing import export_settings, read_topic, running_stage, wait_for
 from wirestream.transactions import find_hanging, hanging_after_ms, offsets_partition, open_transactions
 from wirestream.wirefile import parse_wire_text
@@ -106,6 +106,7 @@ def test_a_stage_aborts_a_hanging_transaction_that_holds_its_input(settings, unv
     assert f"{settings.topic_raw}[0] from offset 0: {settings.group_prefix}-upstream-1" in capsys.readouterr().out
     [status] = collect(settings, {"copy": settings.topic_raw}, interval_s=0)
     assert status.held_by_transactions == {0: 2}  # the open write and the record behind it
+    assert "held by open transactions [0:2]" in table([status])
 
     with running_stage(Copy(settings)) as runner:
         wait_for(lambda: runner.metrics.records_out == 1, timeout=90, what="the record behind it copied")
