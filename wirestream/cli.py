@@ -314,12 +314,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from services import REGISTRY
+    from services import input_topics
     from wirestream.status import collect, table
 
     settings = _settings()
-    stages = {name: service(settings).input_topic for name, service in REGISTRY.items()}
-    statuses = collect(settings, stages, interval_s=args.interval)
+    statuses = collect(settings, input_topics(settings), interval_s=args.interval)
     if args.json:
         print(json.dumps([{**asdict(s), "total_lag": s.total_lag} for s in statuses], indent=2))
     else:
@@ -330,15 +329,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 # --- transactions ---------------------------------------------------------------------------
 def cmd_transactions(args: argparse.Namespace) -> int:
     """Transactions open on the pipeline's partitions; ``--abort-hanging`` ends the hanging ones."""
-    from services import REGISTRY
+    from services import input_topics
     from wirestream.clients import make_admin
-    from wirestream.transactions import abort, abortable, hanging_after_ms, open_transactions, pipeline_partitions
+    from wirestream.transactions import (
+        abortable,
+        clear_hanging,
+        hanging_after_ms,
+        open_transactions,
+        pipeline_partitions,
+    )
 
     settings = _settings()
-    stages = {name: service(settings).input_topic for name, service in REGISTRY.items()}
     admin = make_admin(settings)
     try:
-        opened = open_transactions(admin, pipeline_partitions(admin, settings, stages))
+        opened = open_transactions(admin, pipeline_partitions(admin, settings, input_topics(settings)))
         for txn in opened:
             print(txn)
         if not opened:
@@ -346,8 +350,7 @@ def cmd_transactions(args: argparse.Namespace) -> int:
         idle_ms = hanging_after_ms(settings.transaction_timeout_ms)
         ours = [t for t in opened if abortable(t, idle_ms=idle_ms, transactional_id_prefix=f"{settings.group_prefix}-")]
         if args.abort_hanging:
-            for txn in ours:
-                abort(admin, txn)
+            for txn in clear_hanging(admin, ours):
                 print(f"aborted: {txn}")
         elif ours:
             print(f"{len(ours)} hanging; --abort-hanging ends them (running stages do so every "

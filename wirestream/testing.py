@@ -252,11 +252,12 @@ def stage_events(log_dir: Path, lines: int = 12) -> str:
 
 def pipeline_report(settings: Settings, log_dir: Path | None = None) -> str:
     """Each stage's group state and lag, the transactions open on its partitions, then its processes' events."""
+    from services import input_topics
     from wirestream.clients import make_admin
     from wirestream.status import collect, table
     from wirestream.transactions import open_transactions, pipeline_partitions
 
-    stages = {"ner": settings.topic_raw, "sentiment": settings.topic_ner, "storage": settings.topic_enriched}
+    stages = input_topics(settings)
     report = table(collect(settings, stages, interval_s=0))
     admin = make_admin(settings)
     try:

@@ -161,12 +161,11 @@ def abort(admin: Any, txn: OpenTransaction) -> None:
     ))
 
 
-def clear_hanging(
-    admin: Any, partitions: list[TopicPartition], *, idle_ms: int, transactional_id_prefix: str
-) -> list[OpenTransaction]:
-    """Abort every hanging transaction of ours on ``partitions``; returns those aborted."""
+def clear_hanging(admin: Any, hanging: list[OpenTransaction]) -> list[OpenTransaction]:
+    """Abort ``hanging`` (as :func:`find_hanging` returns them); returns those aborted, and logs
+    those that could not be."""
     aborted = []
-    for txn in find_hanging(admin, partitions, idle_ms=idle_ms, transactional_id_prefix=transactional_id_prefix):
+    for txn in hanging:
         try:
             abort(admin, txn)
         except KafkaError as error:  # e.g. another process of the stage aborted it first
@@ -217,7 +216,6 @@ class HangingTransactionGuard:
     def start_check(self, owned: set[TopicPartition]) -> None:
         """:meth:`check` on a thread of its own: with the broker away an admin call blocks for
         its request timeout, which the stage's loop (and its shutdown) must not wait out."""
-        self._next = time.monotonic() + self.interval_s
         self._thread = threading.Thread(target=self.check, args=(set(owned),), daemon=True,
                                         name=f"hanging-transactions-{self.group_id}")
         self._thread.start()
@@ -235,8 +233,9 @@ class HangingTransactionGuard:
             partitions = sorted(owned) + ([offsets_partition(self.group_id, count)] if count else [])
             if not partitions:
                 return []
-            aborted = clear_hanging(self._admin, partitions, idle_ms=self.idle_ms,
-                                    transactional_id_prefix=f"{self.settings.group_prefix}-")
+            prefix = f"{self.settings.group_prefix}-"
+            hanging = find_hanging(self._admin, partitions, idle_ms=self.idle_ms, transactional_id_prefix=prefix)
+            aborted = clear_hanging(self._admin, hanging)
         except Exception as error:  # a look-out only: the broker may be away; try again next time
             log.debug("hanging-transaction check failed: %s", error)
             return []
