@@ -43,6 +43,10 @@ def test_the_seed_article_comes_out_of_storage_with_entities_tone_stances_and_tr
     saar = entities[("Gideon Sa'ar", "PER")]
     assert "Sa'ar" in saar.aliases and saar.mention_count == 3, saar
     assert not any(name == "Sa'ar" for name, _ in entities), "Sa'ar must be merged into Gideon Sa'ar"
+    # NER types the name PER and its bracketed acronym ORG (twice); "Name (ABBR)" makes them one ORG
+    jem = entities.get(("Jaish-e-Mohammed", "ORG"))
+    assert jem is not None and "JeM" in jem.aliases and jem.key == "org:jaish-e-mohammed", sorted(entities)
+    assert not any(name == "JeM" for name, _ in entities), "JeM must be merged into Jaish-e-Mohammed"
     assert entities[("Hamas", "ORG")].key == "org:hamas"
     for mention in stored.mentions:
         assert stored.body[mention.start : mention.end] == mention.text

@@ -21,6 +21,15 @@ An abbreviation introduced in brackets keeps meaning its entity later on:
 >>> found = merge_entities([m("Kashmir", "LOC"), m("PoK", "LOC"), m("PoK", "LOC", 1)], body)
 >>> [(e.name, e.aliases, e.mention_count) for e in found]
 [('Kashmir', ['PoK'], 3)]
+
+Even when NER typed the two differently; the entity takes the type most of its mentions have.
+Without the brackets, differently typed names stay apart ("Washington" is not George Washington):
+
+>>> body = "Jaish-e-Mohammed (JeM) denied it. JeM said so. George Washington left Washington."
+>>> found = merge_entities([m("Jaish-e-Mohammed", "PER"), m("JeM", "ORG"), m("JeM", "ORG", 1),
+...                         m("George Washington", "PER"), m("Washington", "LOC", 1)], body)
+>>> [(e.key, e.aliases, e.mention_count) for e in found]
+[('org:jaish-e-mohammed', ['JeM'], 3), ('per:george-washington', [], 1), ('loc:washington', [], 1)]
 """
 
 from __future__ import annotations
@@ -92,19 +101,19 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         name, label = clean_name(mention.text), label_of(mention)
         # a form once attached (e.g. "PoK" bracketed after "Kashmir") stays attached later in the text
         target = known.get((label, name.lower()))
+        abbreviation = (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name)
         for group in [] if target is not None else groups:
-            if group["label"] != label:
-                continue
             full = group["name"]
-            if name.lower() == full.lower() or _is_part_of(name, full):
+            anchors = [mentions[i] for i in group["members"]]
+            bracketed = abbreviation and any(
+                a.field == mention.field and _bracketed_after(text_of(a), a.end, mention) for a in anchors)
+            same_name = group["label"] == label and (
+                name.lower() == full.lower() or _is_part_of(name, full)
+                or (abbreviation and _initials(full) == name.lower()))
+            # "Name (ABBR)" is the text saying they are one thing, even where NER typed them
+            # differently ("Jaish-e-Mohammed" PER, "JeM" ORG)
+            if same_name or bracketed:
                 target = group
-            elif (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name):
-                anchors = [mentions[i] for i in group["members"]]
-                if _initials(full) == name.lower() or any(
-                    a.field == mention.field and _bracketed_after(text_of(a), a.end, mention) for a in anchors
-                ):
-                    target = group
-            if target is not None:
                 break
         if target is None:
             target = {"name": name, "label": label, "members": [index]}
@@ -115,6 +124,8 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
     entities = []
     for group in sorted(groups, key=lambda g: min(g["members"])):
         members = sorted(group["members"])
+        votes = Counter(label_of(mentions[i]) for i in members)
+        group["label"] = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
         forms = dict.fromkeys(clean_name(mentions[i].text) for i in members)
         aliases = [form for form in forms if form.lower() != group["name"].lower()]
         entities.append(Entity(
