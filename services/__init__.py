@@ -18,7 +18,6 @@ REGISTRY: dict[str, type[Service]] = {
 }
 
 
-
 def input_topics(settings: Settings) -> dict[str, str]:
     """Each stage's input topic under ``settings`` (stage name -> topic), in pipeline order."""
     return {name: service(settings).input_topic for name, service in REGISTRY.items()}

@@ -104,9 +104,9 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         abbreviation = (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name)
         for group in [] if target is not None else groups:
             full = group["name"]
-            anchors = [mentions[i] for i in group["members"]]
             bracketed = abbreviation and any(
-                a.field == mention.field and _bracketed_after(text_of(a), a.end, mention) for a in anchors)
+                mentions[i].field == mention.field and _bracketed_after(text_of(mentions[i]), mentions[i].end, mention)
+                for i in group["members"])
             same_name = group["label"] == label and (
                 name.lower() == full.lower() or _is_part_of(name, full)
                 or (abbreviation and _initials(full) == name.lower()))
@@ -125,11 +125,11 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
     for group in sorted(groups, key=lambda g: min(g["members"])):
         members = sorted(group["members"])
         votes = Counter(label_of(mentions[i]) for i in members)
-        group["label"] = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
+        label = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
         forms = dict.fromkeys(clean_name(mentions[i].text) for i in members)
         aliases = [form for form in forms if form.lower() != group["name"].lower()]
         entities.append(Entity(
-            key=entity_key(group["label"], group["name"]), name=group["name"], label=group["label"],
+            key=entity_key(label, group["name"]), name=group["name"], label=label,
             aliases=aliases, mention_count=len(members),
             mentions=[Span(field=mentions[i].field, start=mentions[i].start, end=mentions[i].end) for i in members],
         ))
