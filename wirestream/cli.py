@@ -185,7 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else models_dir() / MODEL_NAMES[args.task]
     common = {
         "data_dir": data, "output_dir": output, "base_model": args.base_model, "seed": args.seed,
-        "device": args.device, "threads": args.threads, "max_steps": args.max_steps,
+        "order_seed": args.order_seed, "device": args.device, "threads": args.threads, "max_steps": args.max_steps,
     }
     tuning = {k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.learning_rate),
                                 ("batch_size", args.batch_size), ("max_length", args.max_length)) if v is not None}
@@ -262,6 +262,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not args.dry_run:
         write_offsets(Path(args.model), calibration)
         print(f"wrote them into {args.model}")
+    return 0
+
+
+def cmd_soup(args: argparse.Namespace) -> int:
+    """Average the weights of fine-tunes that dev says go together (a greedy model soup)."""
+    from wirestream.nlp.soup import greedy_soup
+
+    settings = _settings()
+    data = Path(args.data) if args.data else settings.data_dir / DEFAULT_DATA[args.task]
+    soup = greedy_soup(args.task, [Path(m) for m in args.models], Path(args.output), data,
+                       threads=settings.torch_threads)
+    print(f"kept {soup['kept']}: dev {soup['dev']}; wrote {args.output}")
     return 0
 
 
@@ -477,6 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--unlabelled-targets", help="stance, with --teacher: extra targets (wirestream.nlp.distill)")
     train.add_argument("--distill-weight", type=float, help="stance: the teachers' share of each target (0.5)")
     train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--order-seed", type=int,
+                       help="seeds batch order and dropout only; the new weights follow --seed (for soups)")
     train.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
     train.add_argument("--threads", type=int, help="torch CPU threads")
     train.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
@@ -495,6 +509,13 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--data", help="data folder (default: under WIRESTREAM_DATA_DIR)")
     calibrate.add_argument("--dry-run", action="store_true", help="print the offsets, change nothing")
     calibrate.set_defaults(func=cmd_calibrate)
+
+    soup = sub.add_parser("soup", help="average fine-tunes' weights, each kept only if dev does not fall")
+    soup.add_argument("task", choices=["sentiment", "stance"])
+    soup.add_argument("output", help="model directory to write")
+    soup.add_argument("models", nargs="+", help="fine-tunes of one encoder from one --seed (see --order-seed)")
+    soup.add_argument("--data", help="data folder (default: under WIRESTREAM_DATA_DIR)")
+    soup.set_defaults(func=cmd_soup)
 
     ingest = sub.add_parser("ingest", help="follow feeds, a directory and a push endpoint; publish each article once")
     ingest.add_argument("--feed", action="append", default=[], metavar="URL", help="RSS or Atom feed (repeatable)")

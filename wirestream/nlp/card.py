@@ -31,10 +31,12 @@ def training_table(config: dict, result: dict, batch: str) -> str:
 | training time | {result["seconds"] / 60:.1f} minutes (including dev evaluation after each epoch) |"""
 
 
-def reproduce(task: str, config: dict) -> str:
+def reproduce(task: str, config: dict, output: str | None = None) -> str:
     """The ``wirestream train`` command line that gives this model again."""
     flags = [f"--epochs {config['epochs']}", f"--learning-rate {config['learning_rate']}",
              f"--batch-size {config['batch_size']}", f"--max-length {config['max_length']}", f"--seed {config['seed']}"]
+    if config.get("order_seed") is not None:
+        flags.append(f"--order-seed {config['order_seed']}")
     if config.get("max_examples"):
         flags.append(f"--max-examples {config['max_examples']}")
     if config.get("init_from"):
@@ -47,7 +49,40 @@ def reproduce(task: str, config: dict) -> str:
         if config.get("unlabelled_targets"):
             flags.append(f"--unlabelled-targets {config['unlabelled_targets']}")
         flags.append(f"--distill-weight {config.get('distill_weight', 0.5)}")
-    return f"wirestream train {task} {' '.join(flags)} --output models/wirestream-{task}"
+    return f"wirestream train {task} {' '.join(flags)} --output {output or f'models/wirestream-{task}'}"
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def soup_section(task: str, config: dict, soup: dict) -> str:
+    """How a soup's ingredients were trained and which of them dev kept (:mod:`wirestream.nlp.soup`)."""
+    rows = "\n".join(
+        f"| {i['model']} | {i['order_seed'] if i['order_seed'] is not None else i['seed']} | "
+        f"{i['dev']['selection']:.4f} | {_figure(i['dev'].get('mt_opposite_pairs'))} | "
+        f"{'yes' if i['model'] in soup['kept'] else 'no'} |"
+        for i in soup["ingredients"]
+    )
+    tried = "; ".join(f"{' + '.join(t['models'])}: {t['dev']:.4f}" for t in soup["tried"])
+    commands = "; ".join(
+        f"`{reproduce(task, {**config, 'seed': i['seed'], 'order_seed': i['order_seed']}, i['model'])}`"
+        for i in soup["ingredients"]
+    )
+    return f"""## Soup
+
+The weights are the element-wise mean of {len(soup["kept"])} fine-tunes by one recipe that start from the same
+new weights (`--seed {config["seed"]}`) and differ only in data order and dropout (`--order-seed`): a greedy
+model soup (`wirestream soup`), the same size and speed as one of them. Dev chose it: ingredients best-first
+by their own dev figure, each kept only where the mean's dev figure did not fall.
+
+| ingredient | order seed | dev selection figure | dev opposite pairs | kept |
+|---|---|---|---|---|
+{rows}
+
+Soups tried on dev: {tried}. The soup's dev selection figure: {soup["dev"]["selection"]:.4f}.
+
+Ingredients: {commands}."""
 
 
 def card_figure(model_dir: Path, key: str = "test_micro_f1") -> float:
@@ -256,6 +291,11 @@ def write_classifier_card(
     curve = "\n".join(f"| {e['epoch']} | {e['selection']:.4f} | {e['seconds']:.0f} |" for e in result["epochs"])
     verdict = "meets" if meets else "falls short of"
     test_use = text.get("test_use", "no test split informed any choice")
+    soup = result.get("soup")
+    chosen = (f"the mean of {len(soup['kept'])} fine-tunes' weights, selection figure {result['best_valid_f1']:.4f}"
+              if soup else f"epoch {result['best_epoch']}, selection figure {result['best_valid_f1']:.4f}")
+    rebuild = (f"train the ingredients below, then `wirestream soup {task} models/{text['title']} "
+               f"{' '.join(soup['kept'])}`" if soup else f"`{reproduce(task, config)}`")
     body = f"""---
 language: en
 library_name: transformers
@@ -279,7 +319,7 @@ Measured through wirestream's inference layer (`wirestream eval {task}`).
 {chr(10).join(tables)}
 
 The project's {text["target"]}; this model {verdict} it. The checkpoint was chosen on dev data only
-(epoch {result["best_epoch"]}, selection figure {result["best_valid_f1"]:.4f}); {test_use}.
+({chosen}); {test_use}.
 
 ## Data and terms
 
@@ -292,8 +332,8 @@ The project's {text["target"]}; this model {verdict} it. The checkpoint was chos
 | epoch | dev selection figure | seconds |
 |---|---|---|
 {curve}
-
-Reproduce: `{reproduce(task, config)}`, then `wirestream eval {task} models/{text["title"]} --write-card`.
+{"" if soup is None else chr(10) + soup_section(task, config, soup) + chr(10)}
+Reproduce: {rebuild}, then `wirestream eval {task} models/{text["title"]} --write-card`.
 """
     path = model_dir / "README.md"
     path.write_text(body)

@@ -44,6 +44,7 @@ from wirestream.nlp.training import (
     TrainingConfig,
     TrainingResult,
     default_base_model,
+    order_generator,
     prepare,
     save_model,
 )
@@ -166,7 +167,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     progress(f"{config.task}: {len(train)} examples, {steps_per_epoch} steps/epoch, {total} steps on {device}")
     trainer = Trainer(model, config, total, progress)
     marker = target_marker_id(model, tokenizer)
-    rng = random.Random(config.seed)
+    rng = order_generator(config)
     metric = selection_metric(config.task)
     for epoch in range(1, config.epochs + 1):
         model.train()

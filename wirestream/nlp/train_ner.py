@@ -14,7 +14,6 @@ character spans directly. The checkpoint is selected on the validation split onl
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from wirestream.nlp.training import (
     TrainingConfig,
     TrainingResult,
     default_base_model,
+    order_generator,
     prepare,
     save_model,
 )
@@ -142,7 +142,7 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
         f"{total} steps on {device}"
     )
     trainer = Trainer(model, config, total, progress)
-    shuffler = random.Random(config.seed)
+    shuffler = order_generator(config)
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = list(range(len(examples)))

@@ -31,6 +31,7 @@ class TrainingConfig:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     seed: int = 13
+    order_seed: int | None = None  # batch order and dropout; None: ``seed`` (new weights always follow ``seed``)
     device: str = "auto"
     threads: int | None = None
     max_steps: int | None = None  # stop early (smoke tests)
@@ -57,6 +58,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def order_generator(config: TrainingConfig) -> random.Random:
+    """The batch-order generator, made once the model's new weights are drawn.
+
+    With ``order_seed`` torch is reseeded too, so dropout differs as well: runs that differ only
+    in it start from the same weights (the same head and new-token embeddings, drawn from ``seed``)
+    and see the data in another order, which is what averaging their weights needs
+    (:mod:`wirestream.nlp.soup`).
+    """
+    if config.order_seed is None:
+        return random.Random(config.seed)
+    torch.manual_seed(config.order_seed)
+    return random.Random(config.order_seed)
 
 
 def hardware(device: torch.device) -> str:
