@@ -72,8 +72,10 @@ def dev_figures(task: str, model_dir: Path, data_dir: Path, threads: int | None 
     from wirestream.nlp.evaluation_sets import opposite_pairs_both_right, score
     from wirestream.nlp.train_classifier import ClassifierTrainingConfig, selection_metric, task_data
 
-    _, dev, _ = task_data(ClassifierTrainingConfig(task=task, data_dir=data_dir, output_dir=None))  # type: ignore[arg-type]
     trained = json.loads((Path(model_dir) / "training.json").read_text())["config"]
+    config = ClassifierTrainingConfig(task=task, data_dir=data_dir, output_dir=None,  # type: ignore[arg-type]
+                                      seed=trained["seed"])  # sentiment's held-out part of train follows the seed
+    _, dev, _ = task_data(config)
     classifier = TextClassifier.load(model_dir, threads=threads, max_length=trained["max_length"])
     metric = selection_metric(task)  # type: ignore[arg-type]
     scores = {name: score(classifier, rows) for name, rows in dev.items()}
