@@ -67,24 +67,16 @@ def write_soup(models: Sequence[Path], output: Path) -> Path:
 
 
 def dev_figures(task: str, model_dir: Path, data_dir: Path, threads: int | None = None) -> dict[str, Any]:
-    """The training run's dev selection figure for a model folder, with each dev set's figures."""
+    """A model folder's dev figures as its training run reports them (the selection figure first)."""
     from wirestream.nlp.classify import TextClassifier
-    from wirestream.nlp.evaluation_sets import opposite_pairs_both_right, score
-    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, selection_metric, task_data
+    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, dev_details, task_data
 
     trained = json.loads((Path(model_dir) / "training.json").read_text())["config"]
     config = ClassifierTrainingConfig(task=task, data_dir=data_dir, output_dir=None,  # type: ignore[arg-type]
                                       seed=trained["seed"])  # sentiment's held-out part of train follows the seed
     _, dev, _ = task_data(config)
     classifier = TextClassifier.load(model_dir, threads=threads, max_length=trained["max_length"])
-    metric = selection_metric(task)  # type: ignore[arg-type]
-    scores = {name: score(classifier, rows) for name, rows in dev.items()}
-    details: dict[str, Any] = {"selection": round(sum(metric(s) for s in scores.values()) / len(scores), 4)}
-    details.update({f"{name}_macro_f1": round(s.macro_f1, 4) for name, s in scores.items()})
-    mt_dev = Path(data_dir) / "hf" / "mt" / "dev.jsonl"
-    if task == "stance" and mt_dev.exists():
-        details["mt_opposite_pairs"] = round(opposite_pairs_both_right(classifier, mt_dev)[0], 4)
-    return details
+    return dev_details(config, classifier, dev)[1]
 
 
 def greedy_soup(task: str, models: Sequence[Path], output: Path, data_dir: Path, *, threads: int | None = None,

@@ -151,6 +151,23 @@ def soft_loss(targets: torch.Tensor, positions: torch.Tensor) -> Callable[[Any],
     return loss
 
 
+def dev_details(config: ClassifierTrainingConfig, classifier: TextClassifier,
+                dev: dict[str, list[Labelled]]) -> tuple[float, dict[str, Any]]:
+    """The selection figure (mean over the dev sets), and it with each dev set's figures, rounded for the record."""
+    figures = {name: score(classifier, examples) for name, examples in dev.items()}
+    metric = selection_metric(config.task)
+    value = sum(metric(s) for s in figures.values()) / len(figures)
+    details: dict[str, Any] = {"selection": round(value, 4)}
+    for name, scores in figures.items():
+        details[f"{name}_macro_f1"] = round(scores.macro_f1, 4)
+        details[f"{name}_macro_recall"] = round(scores.macro_recall, 4)
+        details[f"{name}_accuracy"] = round(scores.accuracy, 4)
+    mt_dev = Path(config.data_dir) / "hf" / "mt" / "dev.jsonl"
+    if config.task == "stance" and mt_dev.exists():  # reported, not selected on
+        details["mt_opposite_pairs"] = round(opposite_pairs_both_right(classifier, mt_dev)[0], 4)
+    return value, details
+
+
 def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
     device = prepare(config)
     model, tokenizer = build_model(config.init_from or config.base_model or default_base_model(), config.task)
@@ -168,7 +185,6 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     trainer = Trainer(model, config, total, progress)
     marker = target_marker_id(model, tokenizer)
     rng = order_generator(config)
-    metric = selection_metric(config.task)
     for epoch in range(1, config.epochs + 1):
         model.train()
         for batch in _batches(lengths, config.batch_size, rng):
@@ -200,17 +216,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
         if config.evaluate:
             model.eval()
             classifier = TextClassifier(model, tokenizer, max_length=config.max_length, device=str(device))
-            figures = {name: score(classifier, examples) for name, examples in dev.items()}
-            value = sum(metric(s) for s in figures.values()) / len(figures)
-            details: dict[str, Any] = {"selection": round(value, 4)}
-            for name, scores in figures.items():
-                details[f"{name}_macro_f1"] = round(scores.macro_f1, 4)
-                details[f"{name}_macro_recall"] = round(scores.macro_recall, 4)
-                details[f"{name}_accuracy"] = round(scores.accuracy, 4)
-            mt_dev = Path(config.data_dir) / "hf" / "mt" / "dev.jsonl"
-            if config.task == "stance" and mt_dev.exists():  # reported, not selected on
-                details["mt_opposite_pairs"] = round(opposite_pairs_both_right(classifier, mt_dev)[0], 4)
-            trainer.select(epoch, value, details)
+            trainer.select(epoch, *dev_details(config, classifier, dev))
         if trainer.done:
             break
     result = trainer.finish()
