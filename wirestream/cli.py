@@ -340,12 +340,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # --- transactions ---------------------------------------------------------------------------
 def cmd_transactions(args: argparse.Namespace) -> int:
-    """Transactions open on the pipeline's partitions; ``--abort-hanging`` ends the hanging ones."""
+    """Transactions open on the pipeline's partitions; ``--end-hanging`` ends the hanging ones."""
     from services import input_topics
     from wirestream.clients import make_admin
     from wirestream.transactions import (
-        abortable,
-        clear_hanging,
+        end_hanging,
+        endable,
         hanging_after_ms,
         open_transactions,
         pipeline_partitions,
@@ -360,12 +360,12 @@ def cmd_transactions(args: argparse.Namespace) -> int:
         if not opened:
             print("no open transactions")
         idle_ms = hanging_after_ms(settings.transaction_timeout_ms)
-        ours = [t for t in opened if abortable(t, idle_ms=idle_ms, transactional_id_prefix=f"{settings.group_prefix}-")]
-        if args.abort_hanging:
-            for txn in clear_hanging(admin, ours):
-                print(f"aborted: {txn}")
+        ours = [t for t in opened if endable(t, idle_ms=idle_ms, transactional_id_prefix=f"{settings.group_prefix}-")]
+        if args.end_hanging:
+            for txn in end_hanging(admin, ours):
+                print(f"{'committed' if txn.committed else 'aborted'}: {txn}")
         elif ours:
-            print(f"{len(ours)} hanging; --abort-hanging ends them (running stages do so every "
+            print(f"{len(ours)} hanging; --end-hanging ends them (running stages do so every "
                   f"{settings.hanging_transaction_check_s:g} s)")
     finally:
         admin.close()
@@ -530,9 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     transactions = sub.add_parser("transactions", help="transactions open on the pipeline's partitions; "
-                                  "abort the hanging ones")
-    transactions.add_argument("--abort-hanging", action="store_true",
-                              help="abort this deployment's transactions that no coordinator will end")
+                                  "end the hanging ones")
+    transactions.add_argument("--end-hanging", "--abort-hanging", action="store_true", dest="end_hanging",
+                              help="end this deployment's transactions that no coordinator will end: commit "
+                              "those their coordinator committed, abort the rest")
     transactions.set_defaults(func=cmd_transactions)
 
     dlq = sub.add_parser("dlq", help="list dead letters with their reasons, or replay chosen ones")

@@ -67,6 +67,7 @@ class Metrics:
     retries: int = 0
     abandoned_batches: int = 0
     hanging_transactions_aborted: int = 0
+    hanging_transactions_committed: int = 0  # ended with the commit their coordinator decided on
     last_batch_ms: float = 0.0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -175,7 +176,8 @@ class StageRunner:
                 backoff = settings.retry_backoff_initial_s
                 if hanging.due():  # a partition held for good by a transaction nobody will end
                     hanging.start_check(self._consumer.assignment())
-                self.metrics.hanging_transactions_aborted = len(hanging.aborted)
+                self.metrics.hanging_transactions_aborted = sum(not t.committed for t in hanging.ended)
+                self.metrics.hanging_transactions_committed = sum(t.committed for t in hanging.ended)
                 if batch:
                     try:
                         self._handle(batch)

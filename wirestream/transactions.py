@@ -9,15 +9,23 @@ forgotten: a *hanging* transaction (KIP-664). Nothing ends it by itself, and the
 waits forever (seen in about 1 of 25 chaos runs: a group's offsets unstable for good).
 
 Kafka's remedy is ``kafka-transactions.sh find-hanging`` then ``abort``: write the missing abort
-marker on the partition. :func:`find_hanging` and :func:`abort` do the same with kafka-python's
+marker on the partition. :func:`find_hanging` and :func:`end_hanging` do the same with kafka-python's
 admin client, limited to wirestream's own transactional producers, so the runtime can clear a
-hanging transaction of its own group without an operator. An abort is meant as the conservative
-ending: if that transaction had in fact committed, its batch should be processed again (a
-duplicate). That holds only while the transaction's offset commit is still open too. A chaos run on
-b1662fa found the other case: after a broker restart, enriched[3] kept a transaction open whose
-coordinator said CompleteCommit, so the batch's input offsets had already committed. Aborting it
-lost that batch (8 of 300 articles). Not fixed yet: writing the missing *commit* marker instead
-needs the inter-broker WriteTxnMarkers request, which kafka-python's admin client does not offer.
+hanging transaction of its own group without an operator, with one difference: the marker they
+write is the one the coordinator decided on. A chaos run on b1662fa showed why. After a broker
+restart, enriched[3] kept a transaction open whose coordinator said ``CompleteCommit`` for that
+producer and epoch, so the batch's input offsets had already committed with it; an abort marker
+(all the tool knows) made those 8 of 300 articles vanish. When the coordinator's last word on the
+producer, at the open transaction's epoch, is a commit, the missing marker is a commit marker.
+Otherwise (the coordinator aborted it, forgot it, or the producer was fenced since) the outcome is
+an abort, as the coordinator aborts any transaction it cannot finish.
+
+Two races remain. A transaction seen open may end, and the producer's next one reach the
+partition, before the marker is written: so each is described afresh just before its marker, and
+left alone if anything was written to the partition since (a window of milliseconds is left). And
+an earlier transaction of the same producer and epoch may be the one left open, its own outcome no
+longer on record: it gets the coordinator's decision on the latest one, which is a duplicate
+(absorbed by storage's upsert by article id) if that was wrongly a commit, a loss if wrongly an abort.
 """
 
 from __future__ import annotations
@@ -75,18 +83,31 @@ class OpenTransaction:
     transactional_id: str | None = None
     coordinator_state: str | None = None  # None: the coordinator knows no transaction of this producer
     still_owned: bool = False  # the coordinator's current transaction holds this partition
+    last_write_ms: int = -1  # the producer's last write to the partition (its record timestamp)
+    coordinator_producer_epoch: int | None = None  # the epoch the coordinator holds for this producer
 
     @property
     def hanging(self) -> bool:
         """Open here, while its coordinator will write no marker for it."""
         return not (self.still_owned and self.coordinator_state in _ENDING)
 
+    @property
+    def committed(self) -> bool:
+        """Its coordinator's last word on this producer, at this epoch, is a commit: the marker this
+        partition is missing is a commit marker."""
+        return self.coordinator_state == "CompleteCommit" and self.coordinator_producer_epoch == self.producer_epoch
+
+    @property
+    def ending(self) -> str:
+        """The marker :func:`end` writes for it: ``commit`` or ``abort``."""
+        return "commit" if self.committed else "abort"
+
     def __str__(self) -> str:
         who = self.transactional_id or f"producer {self.producer_id}"
         state = self.coordinator_state or "unknown to its coordinator"
         return (f"{self.partition.topic}[{self.partition.partition}] from offset {self.start_offset}: {who} "
                 f"epoch {self.producer_epoch}, idle {self.idle_ms / 1000:.0f}s, coordinator: {state}"
-                f"{', HANGING' if self.hanging else ''}")
+                f"{f', HANGING (to {self.ending})' if self.hanging else ''}")
 
 
 def open_transactions(admin: Any, partitions: list[TopicPartition]) -> list[OpenTransaction]:
@@ -121,6 +142,8 @@ def open_transactions(admin: Any, partitions: list[TopicPartition]) -> list[Open
             still_owned=same_producer and tp in description.topic_partitions
             # a coordinator that is ending a transaction may already have bumped the epoch
             and (description.producer_epoch == producer.producer_epoch or description.state.value != "Ongoing"),
+            last_write_ms=producer.last_timestamp,
+            coordinator_producer_epoch=description.producer_epoch if same_producer else None,
         ))
     return out
 
@@ -135,10 +158,10 @@ def find_hanging(
     transactions out of reach.
     """
     return [txn for txn in open_transactions(admin, partitions)
-            if abortable(txn, idle_ms=idle_ms, transactional_id_prefix=transactional_id_prefix)]
+            if endable(txn, idle_ms=idle_ms, transactional_id_prefix=transactional_id_prefix)]
 
 
-def abortable(txn: OpenTransaction, *, idle_ms: int, transactional_id_prefix: str) -> bool:
+def endable(txn: OpenTransaction, *, idle_ms: int, transactional_id_prefix: str) -> bool:
     """Hanging, idle over ``idle_ms``, and from a transactional id that starts with the prefix."""
     return (txn.hanging and txn.idle_ms >= idle_ms and txn.transactional_id is not None
             and txn.transactional_id.startswith(transactional_id_prefix))
@@ -154,31 +177,66 @@ def hanging_after_ms(transaction_timeout_ms: int) -> int:
     return 2 * transaction_timeout_ms + 10_000
 
 
-def abort(admin: Any, txn: OpenTransaction) -> None:
-    """Write the abort marker that ``txn``'s coordinator never wrote, as ``kafka-transactions.sh abort``."""
-    from kafka.admin._transactions import AbortTransactionSpec
+def end(admin: Any, txn: OpenTransaction) -> None:
+    """Write the marker ``txn``'s coordinator never wrote: a commit if it committed, else an abort.
 
-    admin.abort_transaction(AbortTransactionSpec(
-        topic_partition=txn.partition,
+    An abort is ``kafka-transactions.sh abort`` (kafka-python's ``abort_transaction``). A commit
+    is the same WriteTxnMarkers request with the other result, which kafka-python's admin client
+    does not offer: it is sent through the client's private request manager (kafka-python 3.0).
+    """
+    if not txn.committed:
+        from kafka.admin._transactions import AbortTransactionSpec
+
+        admin.abort_transaction(AbortTransactionSpec(
+            topic_partition=txn.partition,
+            producer_id=txn.producer_id,
+            producer_epoch=txn.producer_epoch,
+            coordinator_epoch=txn.coordinator_epoch,
+        ))
+        return
+    from kafka.errors import for_code
+    from kafka.protocol.producer.transaction import WriteTxnMarkersRequest
+
+    marker = WriteTxnMarkersRequest.WritableTxnMarker
+    request = WriteTxnMarkersRequest(markers=[marker(
         producer_id=txn.producer_id,
         producer_epoch=txn.producer_epoch,
+        transaction_result=True,  # commit
+        topics=[marker.WritableTxnMarkerTopic(name=txn.partition.topic, partition_indexes=[txn.partition.partition])],
         coordinator_epoch=txn.coordinator_epoch,
-    ))
+    )])
+
+    async def send() -> Any:
+        leaders = await admin._async_get_leader_for_partitions([txn.partition])
+        return await admin._manager.send(request, node_id=next(iter(leaders)))
+
+    for result in admin._manager.run(send).markers:
+        for topic in result.topics:
+            for partition in topic.partitions:
+                if partition.error_code:
+                    raise for_code(partition.error_code)(f"WriteTxnMarkers (commit) failed for {txn.partition}")
 
 
-def clear_hanging(admin: Any, hanging: list[OpenTransaction]) -> list[OpenTransaction]:
-    """Abort ``hanging`` (as :func:`find_hanging` returns them); returns those aborted, and logs
-    those that could not be."""
-    aborted = []
-    for txn in hanging:
-        try:
-            abort(admin, txn)
-        except KafkaError as error:  # e.g. another process of the stage aborted it first
-            log.info("could not abort the hanging transaction %s: %s", txn, error)
+def end_hanging(admin: Any, hanging: list[OpenTransaction]) -> list[OpenTransaction]:
+    """End ``hanging`` (as :func:`find_hanging` returns them), each as described afresh just before
+    its marker; returns those ended, and logs those left alone or that could not be ended."""
+    ended = []
+    for seen in hanging:
+        now = [txn for txn in open_transactions(admin, [seen.partition])
+               if (txn.producer_id, txn.start_offset, txn.last_write_ms)
+               == (seen.producer_id, seen.start_offset, seen.last_write_ms)]
+        if not now or not now[0].hanging:  # ended meanwhile, written to since, or owned again
+            log.info("left alone, no longer hanging as it was: %s", seen)
             continue
-        log.warning("aborted a hanging transaction: %s", txn)
-        aborted.append(txn)
-    return aborted
+        txn = now[0]
+        try:
+            end(admin, txn)
+        except KafkaError as error:  # e.g. another process of the stage ended it first
+            log.info("could not end the hanging transaction %s: %s", txn, error)
+            continue
+        log.warning("%s a hanging transaction: %s", "committed" if txn.committed else "aborted", txn)
+        ended.append(txn)
+    return ended
 
 
 def pipeline_partitions(admin: Any, settings: Any, stages: dict[str, str]) -> list[TopicPartition]:
@@ -200,7 +258,7 @@ class HangingTransactionGuard:
     the ``read_committed`` fetch) and at its group's offsets partition (a hanging offset commit
     keeps the offsets unstable), and aborts only this deployment's transactions (transactional
     ids that start with the group prefix) idle for over twice the transaction timeout plus the
-    coordinator's 10 s abort sweep.
+    coordinator's 10 s abort sweep. Each gets the marker its coordinator decided on (:func:`end`).
     """
 
     def __init__(self, settings: Any, group_id: str, interval_s: float | None = None) -> None:
@@ -208,7 +266,7 @@ class HangingTransactionGuard:
         self.group_id = group_id
         self.interval_s = settings.hanging_transaction_check_s if interval_s is None else interval_s
         self.idle_ms = hanging_after_ms(settings.transaction_timeout_ms)
-        self.aborted: list[OpenTransaction] = []
+        self.ended: list[OpenTransaction] = []
         self._admin: Any = None
         self._thread: threading.Thread | None = None
         self._next = time.monotonic() + self.interval_s
@@ -226,7 +284,7 @@ class HangingTransactionGuard:
         self._thread.start()
 
     def check(self, owned: set[TopicPartition]) -> list[OpenTransaction]:
-        """Abort the hanging transactions on ``owned`` and the group's offsets partition; never raises."""
+        """End the hanging transactions on ``owned`` and the group's offsets partition; never raises."""
         self._next = time.monotonic() + self.interval_s
         try:
             if self._admin is None:
@@ -240,12 +298,12 @@ class HangingTransactionGuard:
                 return []
             prefix = f"{self.settings.group_prefix}-"
             hanging = find_hanging(self._admin, partitions, idle_ms=self.idle_ms, transactional_id_prefix=prefix)
-            aborted = clear_hanging(self._admin, hanging)
+            ended = end_hanging(self._admin, hanging)
         except Exception as error:  # a look-out only: the broker may be away; try again next time
             log.debug("hanging-transaction check failed: %s", error)
             return []
-        self.aborted.extend(aborted)
-        return aborted
+        self.ended.extend(ended)
+        return ended
 
     def close(self) -> None:
         if self._thread is not None:

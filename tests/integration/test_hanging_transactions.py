@@ -1,4 +1,5 @@
-"""A hanging transaction (open on a partition, ended by no coordinator) is found and aborted.
+"""A hanging transaction (open on a partition, ended by no coordinator) is found and ended: committed
+where its coordinator committed it, else aborted.
 
 Kafka prevents most of them by verifying each transactional write with the coordinator
 (KIP-890); one still appeared after a broker restart in a chaos run and kept a group's offsets
@@ -65,6 +66,17 @@ def hang_a_write(settings: Settings, tp: TopicPartition, transactional_id: str) 
     producer.close(timeout=0)
 
 
+def hang_a_committed_write(settings: Settings, tp: TopicPartition, transactional_id: str, value: bytes) -> None:
+    """A record on ``tp`` left open by a transaction its coordinator committed: the transaction also
+    wrote to the enriched topic as usual, and never told the coordinator about ``tp``."""
+    producer = transactional_producer(settings, transactional_id)
+    producer.send(settings.topic_enriched, b"registered", partition=0).get(timeout=30)
+    producer._transaction_manager._partitions_in_transaction.add(tp)  # skip AddPartitionsToTxn
+    producer.send(tp.topic, value, partition=tp.partition).get(timeout=30)
+    producer.commit_transaction()
+    producer.close(timeout=0)
+
+
 def hang_an_offset_commit(settings: Settings, group: str, tp: TopicPartition, transactional_id: str) -> None:
     """A transactional offset commit for ``group`` that never told its coordinator (no AddOffsetsToTxn)."""
     producer = transactional_producer(settings, transactional_id)
@@ -118,6 +130,30 @@ def test_a_stage_aborts_a_hanging_transaction_that_holds_its_input(settings, unv
     assert settings.topic_raw not in capsys.readouterr().out
 
 
+def test_a_stage_commits_a_hanging_transaction_its_coordinator_committed(settings, unverified, monkeypatch, capsys):
+    """The chaos case: an abort marker here would lose a batch whose input offsets committed."""
+    settings = quick_guard(settings)
+    export_settings(settings, monkeypatch.setenv)
+    ensure_topics(settings)
+    raw = TopicPartition(settings.topic_raw, 0)
+    held = parse_wire_text("date 2025-03-01 Lima, Mar 1 (EFE) Committed, yet held.", source="t")
+    hang_a_committed_write(settings, raw, f"{settings.group_prefix}-upstream-3", held.model_dump_json().encode())
+    assert publish([parse_wire_text("date 2025-03-01 Lima, Mar 1 (EFE) Behind it.", source="t")], settings).ok
+
+    [txn] = open_transactions(unverified, [raw])
+    assert txn.hanging and txn.committed and txn.coordinator_state == "CompleteCommit"
+    assert read_topic(settings, settings.topic_raw, timeout=2) == [], "read_committed stops at the open write"
+    assert main(["transactions"]) == 0
+    assert "coordinator: CompleteCommit, HANGING (to commit)" in capsys.readouterr().out
+
+    with running_stage(Copy(settings)) as runner:
+        wait_for(lambda: runner.metrics.records_out == 2, timeout=90, what="both records copied")
+        assert (runner.metrics.hanging_transactions_committed, runner.metrics.hanging_transactions_aborted) == (1, 0)
+    assert open_transactions(unverified, [raw]) == []
+    copied = read_topic(settings, settings.topic_ner, expect=2)
+    assert sorted(b"Committed, yet held." in r.value for r in copied) == [False, True]
+
+
 def test_the_transactions_command_aborts_a_hanging_transaction(settings, unverified, monkeypatch, capsys):
     settings = quick_guard(settings)
     export_settings(settings, monkeypatch.setenv)
@@ -126,7 +162,7 @@ def test_the_transactions_command_aborts_a_hanging_transaction(settings, unverif
     wait_for(lambda: open_transactions(unverified, [raw])[0].idle_ms / 1000 > threshold_s, timeout=60,
              interval=1, what="the transaction idle past the threshold")
 
-    assert main(["transactions", "--abort-hanging"]) == 0
+    assert main(["transactions", "--end-hanging"]) == 0
     assert f"aborted: {settings.topic_raw}[0]" in capsys.readouterr().out
     [record] = read_topic(settings, settings.topic_raw, expect=1)
     assert b"Freed by hand." in record.value
