@@ -40,7 +40,7 @@ from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionIn
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import Service, TransientError
 from wirestream.telemetry import Telemetry
-from wirestream.transactions import HangingTransactionGuard
+from wirestream.transactions import HangingTransactionGuard, OpenTransaction
 from wirestream.worker import ModelWorker
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class StageRunner:
             raise
         group = settings.group_id(self.service.name)
         self._consumer = self.make_consumer(group)
-        self._hanging = hanging = HangingTransactionGuard(settings, group)
+        self._hanging = hanging = HangingTransactionGuard(settings, group, on_end=self._hanging_ended)
         if settings.delivery == "exactly_once" and self.service.transactional and self.service.output_topic:
             self._delivery = self.make_exactly_once(f"{group}-{settings.instance_id}")
         else:
@@ -176,8 +176,6 @@ class StageRunner:
                 backoff = settings.retry_backoff_initial_s
                 if hanging.due():  # a partition held for good by a transaction nobody will end
                     hanging.start_check(self._consumer.assignment())
-                self.metrics.hanging_transactions_aborted = sum(not t.committed for t in hanging.ended)
-                self.metrics.hanging_transactions_committed = sum(t.committed for t in hanging.ended)
                 if batch:
                     try:
                         self._handle(batch)
@@ -187,6 +185,14 @@ class StageRunner:
                         self._rewind(batch, to_committed=why.to_committed)
         finally:
             self._close()
+
+    def _hanging_ended(self, txn: OpenTransaction) -> None:
+        """Count a hanging transaction the guard ended (on the guard's thread)."""
+        if txn.committed:
+            self.metrics.hanging_transactions_committed += 1
+        else:
+            self.metrics.hanging_transactions_aborted += 1
+        self.telemetry.hanging_ended(txn.ending)
 
     def _close(self) -> None:
         if self._consumer is not None:

@@ -42,6 +42,8 @@ class Telemetry:
         self._out = counter("wirestream_records_out", "Records delivered downstream").labels(**labels)
         self._dead = counter("wirestream_dead_lettered", "Records sent to the dead-letter topic", "reason")
         self._retries = counter("wirestream_batch_retries", "Batches retried after an outage").labels(**labels)
+        self._hanging = counter("wirestream_hanging_transactions_ended",
+                                "Hanging transactions this stage ended, by the marker it wrote", "ending")
         self._batch_size = Histogram("wirestream_batch_size", "Records per batch", names, buckets=_SIZES,
                                      registry=self.registry).labels(**labels)
         self._batch_s = Histogram("wirestream_batch_seconds", "Poll-to-commit time per batch", names,
@@ -72,6 +74,11 @@ class Telemetry:
 
     def retried(self) -> None:
         self._retries.inc()
+
+    def hanging_ended(self, ending: str) -> None:
+        """A hanging transaction ended with a ``commit`` or ``abort`` marker: worth an alert, as
+        each one means a broker lost a transaction marker."""
+        self._hanging.labels(**self._labels, ending=ending).inc()
 
     def lag(self, consumer: Any) -> None:
         """Lag per owned partition: the partition's end offset minus this consumer's position."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,9 +262,11 @@ class HangingTransactionGuard:
     coordinator's 10 s abort sweep. Each gets the marker its coordinator decided on (:func:`end`).
     """
 
-    def __init__(self, settings: Any, group_id: str, interval_s: float | None = None) -> None:
+    def __init__(self, settings: Any, group_id: str, interval_s: float | None = None,
+                 on_end: Callable[[OpenTransaction], None] | None = None) -> None:
         self.settings = settings
         self.group_id = group_id
+        self.on_end = on_end  # called, on the check's thread, for each transaction it ended
         self.interval_s = settings.hanging_transaction_check_s if interval_s is None else interval_s
         self.idle_ms = hanging_after_ms(settings.transaction_timeout_ms)
         self.ended: list[OpenTransaction] = []
@@ -303,6 +306,9 @@ class HangingTransactionGuard:
             log.debug("hanging-transaction check failed: %s", error)
             return []
         self.ended.extend(ended)
+        for txn in ended:
+            if self.on_end is not None:
+                self.on_end(txn)
         return ended
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ for their duration and write to a partition the coordinator was never told about
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,16 +78,22 @@ def hang_a_committed_write(settings: Settings, tp: TopicPartition, transactional
     producer.close(timeout=0)
 
 
-def hang_an_offset_commit(settings: Settings, group: str, tp: TopicPartition, transactional_id: str) -> None:
-    """A transactional offset commit for ``group`` that never told its coordinator (no AddOffsetsToTxn)."""
+def hang_an_offset_commit(settings: Settings, group: str, tp: TopicPartition, transactional_id: str,
+                          *, offset: int = 1, committed: bool = False) -> None:
+    """A transactional offset commit for ``group`` that never told its coordinator (no AddOffsetsToTxn);
+    ``committed``: the transaction also wrote to the enriched topic as usual, and its coordinator committed it."""
     producer = transactional_producer(settings, transactional_id)
+    if committed:
+        producer.send(settings.topic_enriched, b"registered", partition=0).get(timeout=30)
     manager = producer._transaction_manager
-    manager._pending_txn_offset_commits[tp] = OffsetAndMetadata(1, "", -1)
+    manager._pending_txn_offset_commits[tp] = OffsetAndMetadata(offset, "", -1)
     handler = TxnOffsetCommitHandler(manager, ConsumerGroupMetadata(group_id=group),
                                      manager._pending_txn_offset_commits, None)
     manager._enqueue_request(handler)
     producer._sender.wakeup()
     wait_for(lambda: handler.result.is_done, timeout=30, what="the offset commit acknowledged")
+    if committed:
+        producer.commit_transaction()
     producer.close(timeout=0)
 
 
@@ -132,7 +139,7 @@ def test_a_stage_aborts_a_hanging_transaction_that_holds_its_input(settings, unv
 
 def test_a_stage_commits_a_hanging_transaction_its_coordinator_committed(settings, unverified, monkeypatch, capsys):
     """The chaos case: an abort marker here would lose a batch whose input offsets committed."""
-    settings = quick_guard(settings)
+    settings = quick_guard(settings).model_copy(update={"metrics_port": 0})
     export_settings(settings, monkeypatch.setenv)
     ensure_topics(settings)
     raw = TopicPartition(settings.topic_raw, 0)
@@ -149,6 +156,10 @@ def test_a_stage_commits_a_hanging_transaction_its_coordinator_committed(setting
     with running_stage(Copy(settings)) as runner:
         wait_for(lambda: runner.metrics.records_out == 2, timeout=90, what="both records copied")
         assert (runner.metrics.hanging_transactions_committed, runner.metrics.hanging_transactions_aborted) == (1, 0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{runner.metrics_port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        labels = f'ending="commit",instance="{settings.instance_id}",stage="copy"'
+        assert f"wirestream_hanging_transactions_ended_total{{{labels}}} 1.0" in metrics
     assert open_transactions(unverified, [raw]) == []
     copied = read_topic(settings, settings.topic_ner, expect=2)
     assert sorted(b"Committed, yet held." in r.value for r in copied) == [False, True]
@@ -196,3 +207,24 @@ def test_a_stage_aborts_a_hanging_offset_commit_of_its_group(settings, unverifie
         wait_for(lambda: runner.metrics.records_out == 1, timeout=90, what="the record copied")
         assert runner.metrics.hanging_transactions_aborted == 1
     assert ours_open() == []
+
+
+def test_a_stage_commits_a_hanging_offset_commit_its_coordinator_committed(settings, unverified):
+    """The offsets of a committed transaction take effect: the record they cover is not read again."""
+    settings = quick_guard(settings)
+    ensure_topics(settings)
+    raw = TopicPartition(settings.topic_raw, 0)
+    group = settings.group_id(Copy.name)
+    assert publish([parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Article {n}.", source=f"t{n}")
+                    for n in (1, 2)], settings).ok
+    old_id = f"{settings.group_prefix}-{Copy.name}-old"
+    hang_an_offset_commit(settings, group, raw, old_id, offset=1, committed=True)
+    holder = offsets_partition(group, len(unverified.describe_topics(["__consumer_offsets"])[0]["partitions"]))
+    [txn] = [t for t in open_transactions(unverified, [holder]) if t.transactional_id == old_id]
+    assert txn.hanging and txn.ending == "commit"
+
+    with running_stage(Copy(settings)) as runner:
+        wait_for(lambda: runner.metrics.records_out == 1, timeout=90, what="the record after the offset copied")
+        assert runner.metrics.hanging_transactions_committed == 1
+    [copied] = read_topic(settings, settings.topic_ner, expect=1)
+    assert b"Article 2." in copied.value
