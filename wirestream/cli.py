@@ -338,6 +338,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- audit ----------------------------------------------------------------------------------
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Every published article stored or dead-lettered? Exit 1 when some are lost (every stage idle),
+    3 when some are not accounted for yet while a stage has lag."""
+    from wirestream.audit import audit_pipeline
+    from wirestream.db import open_store
+
+    settings = _settings()
+    result = audit_pipeline(settings, open_store(settings))
+    print(result.report())
+    return 1 if result.lost else 3 if result.unaccounted else 0
+
+
 # --- transactions ---------------------------------------------------------------------------
 def cmd_transactions(args: argparse.Namespace) -> int:
     """Transactions open on the pipeline's partitions; ``--end-hanging`` ends the hanging ones."""
@@ -528,6 +541,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--interval", type=float, default=2.0, help="seconds between the two offset samples")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+
+    audit = sub.add_parser("audit", help="account for every published article: stored, dead-lettered, "
+                           "in flight or lost (exit 1: some lost; 3: some in flight)")
+    audit.set_defaults(func=cmd_audit)
 
     transactions = sub.add_parser("transactions", help="transactions open on the pipeline's partitions; "
                                   "end the hanging ones")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from schemas import Article
+from wirestream.audit import audit_pipeline
 from wirestream.broker import LocalBroker
 from wirestream.clients import ensure_topics
 from wirestream.config import Settings
@@ -96,7 +97,7 @@ def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(set
         broker.start()
 
     wait_for(lambda: store.count() == 300, timeout=600, interval=1, what="all 300 articles stored",
-             explain=lambda: f"{store.count()} stored\n{pipeline_report(settings, logs)}")
+             explain=lambda: f"{audit_pipeline(settings, store).report()}\n{pipeline_report(settings, logs)}")
     stored = [store.get(a.id) for a in articles]
     assert all(s is not None for s in stored)
     for item in stored:
@@ -112,3 +113,5 @@ def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(set
     assert sum(written.values()) > 300, "the killed worker's aborted records are on the topic"
     ner_instances = {step.instance for item in stored for step in item.article.trace if step.service == "ner"}
     assert "ner-b" in ner_instances
+    report = audit_pipeline(settings, store)
+    assert (report.published, report.stored, report.unaccounted) == (300, 300, {}), report.report()

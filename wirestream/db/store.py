@@ -199,6 +199,16 @@ class ArticleStore:
         with self.dialect.connect() as connection:
             return int(self.dialect.execute(connection, "SELECT count(*) AS n FROM articles")[0]["n"])
 
+    def stored_ids(self, candidates: Sequence[str], chunk: int = 500) -> set[str]:
+        """Which of ``candidates`` are stored (asked ``chunk`` ids at a time)."""
+        found: set[str] = set()
+        with self.dialect.connect() as connection:
+            for start in range(0, len(candidates), chunk):
+                marks, ids = _in_list("id", candidates[start:start + chunk])
+                rows = self.dialect.execute(connection, f"SELECT id FROM articles WHERE id IN ({marks})", ids)
+                found.update(row["id"] for row in rows)
+        return found
+
     def ping(self) -> None:
         """Raises :class:`~wirestream.service.TransientError` when the database is not there."""
         with self.dialect.connect() as connection:
