@@ -235,6 +235,9 @@ def end_hanging(admin: Any, hanging: list[OpenTransaction]) -> list[OpenTransact
         except KafkaError as error:  # e.g. another process of the stage ended it first
             log.info("could not end the hanging transaction %s: %s", txn, error)
             continue
+        except Exception as error:  # e.g. kafka-python's private admin API changed: say so, loudly
+            log.error("could not end the hanging transaction %s: %s: %s", txn, type(error).__name__, error)
+            continue
         log.warning("%s a hanging transaction: %s", "committed" if txn.committed else "aborted", txn)
         ended.append(txn)
     return ended
