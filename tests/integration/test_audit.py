@@ -1,10 +1,10 @@
 """The audit accounts for every published article: stored, dead-lettered, or lost."""
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from services.storage import StorageService
-from wirestream.audit import audit
+from wirestream.audit import audit, unread
 from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_producer
 from wirestream.config import Settings
@@ -58,3 +58,16 @@ def test_the_audit_accounts_for_every_article_and_names_the_lost_one(raw_to_stor
     assert main(["audit"]) == 3, "the NER stage has not read the raw topic: undecided, not lost"
     out = capsys.readouterr().out
     assert "may be in flight" in out and articles[2].id in out
+
+
+def test_a_commit_marker_past_the_committed_offset_is_not_an_unread_record(settings):
+    """A stage's last transactional batch leaves a lag of 1 for good (the marker); that is idle."""
+    ensure_topics(settings)
+    producer = KafkaProducer(**settings.kafka_options(), transactional_id=f"{settings.group_prefix}-marker")
+    producer.init_transactions()
+    producer.begin_transaction()
+    producer.send(settings.topic_ner, b"{}", partition=0).get(timeout=30)
+    producer.commit_transaction()
+    producer.close()
+    assert unread(settings, settings.topic_ner, {0: 1}, {0: 1}) == 0, "only the commit marker is past offset 1"
+    assert unread(settings, settings.topic_ner, {0: 0}, {0: 2}) == 1
