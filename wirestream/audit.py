@@ -32,6 +32,7 @@ class Audit:
     stored: int = 0
     dead_lettered: int = 0  # not stored, with a dead letter (by article id, or by raw position)
     unaccounted: dict[str, str] = field(default_factory=dict)  # article -> last topic it reached
+    originals: dict[str, Any] = field(default_factory=dict, repr=False)  # article -> its first raw record
     idle: bool = False  # no stage had a record left to read when the audit began
 
     @property
@@ -79,9 +80,11 @@ def audit(settings: Settings, store: Any, *, idle: bool, timeout: float = 30.0) 
     """Account for every article on ``settings.topic_raw``; ``idle``: no stage has a record left to read."""
     raw = read_topic(settings, settings.topic_raw, timeout=timeout)
     positions: dict[str, list[tuple[int, int]]] = {}  # article id (or raw position) -> its raw records
+    first: dict[str, Any] = {}
     for record in raw:
         name = article_id(record.value) or f"{record.topic}[{record.partition}]@{record.offset}"
         positions.setdefault(name, []).append((record.partition, record.offset))
+        first.setdefault(name, record)
     stored = store.stored_ids(list(positions))
     letters = [_object(r.value) for r in read_topic(settings, settings.topic_dead_letter, timeout=timeout)]
     lettered_ids = {letter.get("article_id") for letter in letters}
@@ -96,7 +99,34 @@ def audit(settings: Settings, store: Any, *, idle: bool, timeout: float = 30.0) 
             if (name := article_id(record.value)) in missing:
                 missing[name] = topic
     return Audit(raw_records=len(raw), published=len(positions), stored=len(stored),
-                 dead_lettered=len(lettered - stored), unaccounted=missing, idle=idle)
+                 dead_lettered=len(lettered - stored), unaccounted=missing, idle=idle,
+                 originals={name: first[name] for name in missing})
+
+
+def replay_lost(settings: Settings, result: Audit) -> int:
+    """Publish each lost article's raw record again (same key and bytes), so the pipeline redoes it;
+    storage's upsert by id makes a second arrival harmless. Returns how many were sent.
+
+    The remedy for a loss no stage can see: a chaos run on a995ae6 showed a broker, shutting down,
+    acknowledge a transaction's commit marker it never wrote; the transaction's input offsets
+    committed and its output was aborted later with the next transaction.
+    """
+    from wirestream.clients import make_producer
+
+    if not result.lost:
+        return 0
+    producer = make_producer(settings)
+    try:
+        futures = [producer.send(settings.topic_raw, key=record.key, value=record.value,
+                                 headers=[("wirestream.replayed-from",
+                                           f"{record.topic}@{record.partition}:{record.offset}".encode())])
+                   for record in (result.originals[name] for name in result.unaccounted)]
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=0)
+    finally:
+        producer.close()
+    return len(futures)
 
 
 def audit_pipeline(settings: Settings, store: Any) -> Audit:

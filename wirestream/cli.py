@@ -342,12 +342,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Every published article stored or dead-lettered? Exit 1 when some are lost (every stage idle),
     3 when some are not accounted for yet while a stage has lag."""
-    from wirestream.audit import audit_pipeline
+    from wirestream.audit import audit_pipeline, replay_lost
     from wirestream.db import open_store
 
     settings = _settings()
     result = audit_pipeline(settings, open_store(settings))
     print(result.report())
+    if args.replay_lost and result.lost:
+        print(f"replayed {replay_lost(settings, result)} lost article(s) to {settings.topic_raw}; "
+              "audit again once the pipeline is idle")
     return 1 if result.lost else 3 if result.unaccounted else 0
 
 
@@ -544,6 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="account for every published article: stored, dead-lettered, "
                            "in flight or lost (exit 1: some lost; 3: some in flight)")
+    audit.add_argument("--replay-lost", action="store_true",
+                       help="publish the lost articles' raw records again, for the pipeline to redo")
     audit.set_defaults(func=cmd_audit)
 
     transactions = sub.add_parser("transactions", help="transactions open on the pipeline's partitions; "

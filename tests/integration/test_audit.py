@@ -4,7 +4,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from services.storage import StorageService
-from wirestream.audit import audit, unread
+from wirestream.audit import audit, replay_lost, unread
 from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_producer
 from wirestream.config import Settings
@@ -55,9 +55,15 @@ def test_the_audit_accounts_for_every_article_and_names_the_lost_one(raw_to_stor
     assert "LOST: 1" in result.report()
 
     export_settings(settings, monkeypatch.setenv)
-    assert main(["audit"]) == 3, "the NER stage has not read the raw topic: undecided, not lost"
+    assert main(["audit", "--replay-lost"]) == 3, "the NER stage has not read the raw topic: undecided, not lost"
     out = capsys.readouterr().out
-    assert "may be in flight" in out and articles[2].id in out
+    assert "may be in flight" in out and articles[2].id in out and "replayed" not in out
+
+    assert replay_lost(settings, result) == 1
+    with running_stage(StorageService(settings)):
+        wait_for(lambda: store.get(articles[2].id), what="the replayed article stored")
+    result = audit(settings, store, idle=True)
+    assert (result.raw_records, result.published, result.stored, result.unaccounted) == (5, 4, 3, {})
 
 
 def test_a_commit_marker_past_the_committed_offset_is_not_an_unread_record(settings):
