@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirestream.clients import read_topic
+from wirestream.clients import read_topic, send_all
 from wirestream.config import Settings
 
 
@@ -111,22 +111,13 @@ def replay_lost(settings: Settings, result: Audit) -> int:
     acknowledge a transaction's commit marker it never wrote; the transaction's input offsets
     committed and its output was aborted later with the next transaction.
     """
-    from wirestream.clients import make_producer
-
     if not result.lost:
         return 0
-    producer = make_producer(settings)
-    try:
-        futures = [producer.send(settings.topic_raw, key=record.key, value=record.value,
-                                 headers=[("wirestream.replayed-from",
-                                           f"{record.topic}@{record.partition}:{record.offset}".encode())])
-                   for record in (result.originals[name] for name in result.unaccounted)]
-        producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=0)
-    finally:
-        producer.close()
-    return len(futures)
+    return send_all(settings, [
+        {"topic": settings.topic_raw, "key": record.key, "value": record.value,
+         "headers": [("wirestream.replayed-from", f"{record.topic}@{record.partition}:{record.offset}".encode())]}
+        for record in (result.originals[name] for name in result.unaccounted)
+    ])
 
 
 def audit_pipeline(settings: Settings, store: Any) -> Audit:
@@ -158,12 +149,16 @@ def unread(settings: Settings, topic: str, committed: dict[int, int], lag: dict[
         for tp in lagging:
             consumer.seek(tp, committed.get(tp.partition, 0))
         ends = consumer.end_offsets(lagging)
+
+        def caught_up() -> bool:
+            return all(consumer.position(tp) >= end for tp, end in ends.items())
+
         found = 0
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not found:
+        while not found and not caught_up():
+            if time.monotonic() > deadline:  # cannot tell: count the lag as unread
+                return sum(lag.values())
             found += sum(len(batch) for batch in consumer.poll(timeout_ms=200).values())
-            if all(consumer.position(tp) >= end for tp, end in ends.items()):
-                break
-        return found if found or all(consumer.position(tp) >= end for tp, end in ends.items()) else sum(lag.values())
+        return found
     finally:
         consumer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -33,6 +34,20 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     }
     options.update(overrides)
     return KafkaProducer(**options)
+
+
+def send_all(settings: Settings, sends: Sequence[dict[str, Any]]) -> int:
+    """Send each set of ``producer.send`` keywords with one producer, wait for all, raise the first
+    failure; returns how many were sent (re-publishing dead letters or lost articles)."""
+    producer = make_producer(settings)
+    try:
+        futures = [producer.send(**send) for send in sends]
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=0)
+    finally:
+        producer.close(timeout=5)
+    return len(futures)
 
 
 def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) -> KafkaConsumer:

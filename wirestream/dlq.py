@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from schemas import DeadLetter
-from wirestream.clients import make_producer, read_topic
+from wirestream.clients import read_topic, send_all
 from wirestream.config import Settings
 
 
@@ -60,23 +60,13 @@ def choose(
 
 def replay(settings: Settings, letters: Sequence[Letter], to_topic: str | None = None) -> int:
     """Re-publish each letter's original key and bytes to its source topic (or ``to_topic``)."""
-    producer = make_producer(settings)
-    try:
-        futures = [
-            producer.send(
-                to_topic or item.letter.source_topic,
-                key=base64.b64decode(item.letter.key_b64) if item.letter.key_b64 else None,
-                value=item.letter.payload(),
-                headers=[("wirestream.replayed-from", f"{settings.topic_dead_letter}@{item.position}".encode())],
-            )
-            for item in letters
-        ]
-        producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=0)
-    finally:
-        producer.close(timeout=5)
-    return len(letters)
+    return send_all(settings, [
+        {"topic": to_topic or item.letter.source_topic,
+         "key": base64.b64decode(item.letter.key_b64) if item.letter.key_b64 else None,
+         "value": item.letter.payload(),
+         "headers": [("wirestream.replayed-from", f"{settings.topic_dead_letter}@{item.position}".encode())]}
+        for item in letters
+    ])
 
 
 def table(letters: Sequence[Letter]) -> str:
