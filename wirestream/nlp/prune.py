@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import json
 import shutil
 from collections.abc import Iterable, Sequence
@@ -54,7 +55,7 @@ def pruned_tokenizer(tokenizer_json: dict[str, Any], kept: Sequence[int]) -> dic
     ({'<s>': 0, 'y': 1}, 2)
     """
     new_id = {old: new for new, old in enumerate(kept)}
-    result = json.loads(json.dumps(tokenizer_json))
+    result = copy.deepcopy(tokenizer_json)
     result["model"]["vocab"] = {t: new_id[i] for t, i in tokenizer_json["model"]["vocab"].items() if i in new_id}
     for token in result["added_tokens"]:
         token["id"] = new_id[token["id"]]
@@ -96,7 +97,8 @@ def neuron_activity(encoder: Any, tokenizer: Tokenizer, texts: Sequence[Any], ba
     return totals
 
 
-def _rows(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Linear:
+def _select(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Linear:
+    """``linear`` with only the outputs (dim 0) or inputs (dim 1) at ``index``."""
     weight = linear.weight.data.index_select(dim, index).clone()
     cut = torch.nn.Linear(weight.shape[1], weight.shape[0])
     cut.weight.data = weight
@@ -104,21 +106,25 @@ def _rows(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Li
     return cut
 
 
-def prune_model(
-    model: Any, layers: int, intermediate: int, activity: Sequence[torch.Tensor], kept: Sequence[int]
-) -> Any:
-    """Keep the bottom ``layers``, each FFN's ``intermediate`` most important neurons, the ``kept`` token rows.
+def keep_bottom_layers(model: Any, layers: int) -> Any:
+    """Drop every encoder layer above the bottom ``layers`` (before measuring activity: less to run)."""
+    model.base_model.encoder.layer = model.base_model.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
+    return model
+
+
+def prune_model(model: Any, intermediate: int, activity: Sequence[torch.Tensor], kept: Sequence[int]) -> Any:
+    """Keep each FFN's ``intermediate`` most important neurons and the ``kept`` token rows.
 
     A neuron's importance is its activity times the norm of the weights that carry it back to the
     residual stream: a neuron that fires often but writes almost nothing matters little.
     """
     encoder = model.base_model
-    encoder.encoder.layer = encoder.encoder.layer[:layers]
-    for layer, active in zip(encoder.encoder.layer, activity, strict=False):
+    for layer, active in zip(encoder.encoder.layer, activity, strict=True):
         importance = active * layer.output.dense.weight.float().norm(dim=0)
         top = importance.topk(intermediate).indices.sort().values
-        layer.intermediate.dense = _rows(layer.intermediate.dense, top, 0)
-        layer.output.dense = _rows(layer.output.dense, top, 1)
+        layer.intermediate.dense = _select(layer.intermediate.dense, top, 0)
+        layer.output.dense = _select(layer.output.dense, top, 1)
     old = encoder.embeddings.word_embeddings
     new_id = {o: n for n, o in enumerate(kept)}
     pad = new_id[old.padding_idx] if old.padding_idx is not None else None
@@ -126,7 +132,7 @@ def prune_model(
     words.weight.data = old.weight.data[list(kept)].clone()
     encoder.embeddings.word_embeddings = words
     config = model.config
-    config.num_hidden_layers, config.intermediate_size, config.vocab_size = layers, intermediate, len(kept)
+    config.intermediate_size, config.vocab_size = intermediate, len(kept)
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
         if getattr(config, key, None) is not None:
             setattr(config, key, new_id[getattr(config, key)])
@@ -147,9 +153,9 @@ def prune(teacher: Path, output: Path, layers: int, intermediate: int, vocabular
     kept = kept_ids(counts, tokenizer_json["model"]["vocab"], special, vocabulary)
     model = AutoModelForTokenClassification.from_pretrained(teacher, local_files_only=True, dtype=torch.float32).eval()
     sample = [t.input for t in read_newsmtsc(data / "newsmtsc" / "hf" / "rw" / "train.jsonl")[::8]]
-    model.base_model.encoder.layer = model.base_model.encoder.layer[:layers]
+    keep_bottom_layers(model, layers)
     activity = neuron_activity(model.base_model, tokenizer, sample)
-    prune_model(model, layers, intermediate, activity, kept)
+    prune_model(model, intermediate, activity, kept)
     output.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(output)
     (output / "tokenizer.json").write_text(json.dumps(pruned_tokenizer(tokenizer_json, kept), ensure_ascii=False))
