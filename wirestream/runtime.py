@@ -466,7 +466,7 @@ class StageRunner:
     def make_exactly_once(self, transactional_id: str) -> ExactlyOnce:
         """The transactional delivery (a seam for tests that inject a failed commit)."""
         assert self._consumer is not None
-        return ExactlyOnce(self.settings, self._consumer, transactional_id)
+        return ExactlyOnce(self.settings, self._consumer, transactional_id, on_marker_written=self._hanging_ended)
 
     def _deliver(
         self,

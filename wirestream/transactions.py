@@ -20,6 +20,12 @@ producer, at the open transaction's epoch, is a commit, the missing marker is a 
 Otherwise (the coordinator aborted it, forgot it, or the producer was fenced since) the outcome is
 an abort, as the coordinator aborts any transaction it cannot finish.
 
+The cause, found later: the coordinator skips the marker of a partition whose leader its
+metadata does not know and records the transaction complete anyway, and a single-replica partition
+has no leader for a moment while its broker stops or starts (:func:`missing_commit_markers`).
+A stage now checks its own last commit before its next transaction and writes a skipped commit
+marker at once (``ExactlyOnce.confirm_markers``); this guard remains for everything else.
+
 Two races remain. A transaction seen open may end, and the producer's next one reach the
 partition, before the marker is written: so each is described afresh just before its marker, and
 left alone if anything was written to the partition since (a window of milliseconds is left). And
@@ -241,6 +247,43 @@ def end_hanging(admin: Any, hanging: list[OpenTransaction]) -> list[OpenTransact
         log.warning("%s a hanging transaction: %s", "committed" if txn.committed else "aborted", txn)
         ended.append(txn)
     return ended
+
+
+def still_open(admin: Any, producer_id: int, partitions: list[TopicPartition]) -> list[OpenTransaction]:
+    """The transactions of ``producer_id`` still open on ``partitions`` (none: all its markers are in).
+
+    One DescribeProducers request when nothing is open, the usual answer; the coordinator is asked
+    only when something is.
+    """
+    states = admin.describe_producers(partitions)
+    if not any(p.producer_id == producer_id and p.current_transaction_start_offset >= 0
+               for state in states.values() for p in state.active_producers):
+        return []
+    return [txn for txn in open_transactions(admin, partitions) if txn.producer_id == producer_id]
+
+
+def missing_commit_markers(admin: Any, producer_id: int, producer_epoch: int,
+                           partitions: list[TopicPartition]) -> tuple[list[OpenTransaction], list[OpenTransaction]]:
+    """After ``producer_id`` committed at ``producer_epoch`` on ``partitions``: the partitions its
+    coordinator skipped (committed, yet no marker will come) and those whose marker is still on its way.
+    Anything else open there (an older epoch's leftovers) is the hanging-transaction guard's.
+
+    The coordinator sends each transaction's markers after the commit returns, and skips a
+    partition whose leader its metadata does not know: it takes the partition for deleted and
+    records the commit complete regardless (Kafka's ``TransactionMarkerChannelManager``, "these
+    partitions are likely deleted already"). A single-replica partition has no leader for a moment
+    whenever its broker stops (controlled shutdown) or starts again (the new incarnation is fenced
+    until it catches up), so a commit that lands then leaves its records in an open transaction
+    that nobody will end. The producer's next transaction on that partition extends it, and an
+    abort of that one takes the committed records with it.
+    """
+    skipped, pending = [], []
+    for txn in still_open(admin, producer_id, partitions):
+        if txn.producer_epoch == producer_epoch and txn.hanging and txn.committed:
+            skipped.append(txn)
+        elif not txn.hanging:  # its coordinator is still ending it
+            pending.append(txn)
+    return skipped, pending
 
 
 def pipeline_partitions(admin: Any, settings: Any, stages: dict[str, str]) -> list[TopicPartition]:

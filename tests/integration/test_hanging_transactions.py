@@ -22,8 +22,9 @@ from kafka.structs import OffsetAndMetadata
 
 from tests.stages import Copy
 from wirestream.cli import main
-from wirestream.clients import ensure_topics, make_admin
+from wirestream.clients import ensure_topics, make_admin, make_consumer
 from wirestream.config import Settings
+from wirestream.delivery import ExactlyOnce, Message
 from wirestream.producer import publish
 from wirestream.status import collect, table
 from wirestream.testing import export_settings, read_topic, running_stage, wait_for
@@ -228,3 +229,52 @@ def test_a_stage_commits_a_hanging_offset_commit_its_coordinator_committed(setti
         assert runner.metrics.hanging_transactions_committed == 1
     [copied] = read_topic(settings, settings.topic_ner, expect=1)
     assert b"Article 2." in copied.value
+
+
+class SkippingCoordinator(ExactlyOnce):
+    """Sends each message to the partition its key names, and leaves the coordinator unaware of
+    ``hidden``: after the commit that partition is left as Kafka's coordinator leaves a partition
+    whose leader it did not know (committed, no marker written), without restarting a broker."""
+
+    hidden: TopicPartition | None = None
+
+    def send(self, message: Message) -> Any:
+        assert self.producer is not None
+        partition = int(message.key or b"0")
+        if self.hidden is not None and self.hidden.partition == partition:
+            self._manager()._partitions_in_transaction.add(self.hidden)  # skip AddPartitionsToTxn
+        return self.producer.send(message.topic, value=message.value, partition=partition)
+
+
+def test_a_skipped_commit_marker_is_written_before_the_next_transaction(settings, unverified):
+    """The chaos run's loss: a commit whose marker the coordinator skipped, then an aborted
+    transaction on the same partition, whose abort marker took the committed record with it."""
+    ensure_topics(settings)
+    topic = settings.topic_ner
+    held = TopicPartition(topic, 1)
+    consumer = make_consumer(settings, settings.group_id("copy"))
+    written: list = []
+    delivery = SkippingCoordinator(settings, consumer, f"{settings.group_prefix}-skipped-1",
+                                   on_marker_written=written.append)
+
+    def refuse() -> None:
+        assert delivery.producer is not None
+        delivery.producer.flush()  # the record to abort is on the partition, behind the unmarked one
+        raise RuntimeError("this batch aborts")
+
+    try:
+        delivery.hidden = held
+        delivery.deliver([Message(topic, b"0", b"committed, marked"), Message(topic, b"1", b"committed, unmarked")],
+                         {}, lambda: None)
+        [txn] = open_transactions(unverified, [held])
+        assert txn.hanging and txn.committed, "the state a skipped marker leaves"
+        delivery.hidden = None
+        with pytest.raises(RuntimeError, match="aborts"):
+            delivery.deliver([Message(topic, b"1", b"aborted")], {}, refuse)
+    finally:
+        delivery.close()
+        consumer.close()
+    assert sorted(r.value for r in read_topic(settings, topic, expect=2)) == [b"committed, marked",
+                                                                             b"committed, unmarked"]
+    assert [(t.partition, t.committed) for t in written] == [(held, True)]
+    assert open_transactions(unverified, [held]) == []
