@@ -219,21 +219,22 @@ class ExactlyOnce:
         if self._committed is None:
             return
         committed = self._committed
+        partitions = self._written(committed)
         deadline = time.monotonic() + wait_s
         delay = 0.005
-        while True:
+        while partitions:
             skipped, pending = missing_commit_markers(self._admin_client(), committed.producer_id,
-                                                      committed.producer_epoch, self._written(committed))
+                                                      committed.producer_epoch, partitions)
             for txn in end_hanging(self._admin_client(), skipped):  # logs "committed a hanging transaction"
                 if self.on_marker_written is not None:
                     self.on_marker_written(txn)
             if not skipped and (not pending or committed.in_doubt):
-                self._committed = None
-                return
+                break
             if time.monotonic() >= deadline:
                 raise MarkersPending(f"commit markers not yet written on {[str(t) for t in skipped + pending]}")
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+        self._committed = None
 
     def _written(self, committed: Committed) -> list[TopicPartition]:
         """The partitions a committed transaction marks: its messages' and its group's offsets partition."""
