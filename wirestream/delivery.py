@@ -26,13 +26,7 @@ from kafka.structs import OffsetAndMetadata
 
 from wirestream.clients import make_admin, make_producer, member_id
 from wirestream.config import Settings
-from wirestream.transactions import (
-    OFFSETS_TOPIC,
-    OpenTransaction,
-    end_hanging,
-    missing_commit_markers,
-    offsets_partition,
-)
+from wirestream.transactions import OpenTransaction, end_hanging, group_offsets_partition, missing_commit_markers
 
 log = logging.getLogger(__name__)
 Offsets = dict[TopicPartition, OffsetAndMetadata]
@@ -130,7 +124,7 @@ class ExactlyOnce:
         self.producer: KafkaProducer | None = self._new_producer()
         self._committed: Committed | None = None
         self._admin: Any = None
-        self._offsets_partitions = 0
+        self._offsets_partition: TopicPartition | None = None  # the group's, looked up once
 
     def _new_producer(self) -> KafkaProducer:
         producer = make_producer(
@@ -240,10 +234,9 @@ class ExactlyOnce:
         """The partitions a committed transaction marks: its messages' and its group's offsets partition."""
         if not committed.offsets:
             return committed.partitions
-        if not self._offsets_partitions:
-            described = self._admin_client().describe_topics([OFFSETS_TOPIC])
-            self._offsets_partitions = len(described[0]["partitions"])
-        return [*committed.partitions, offsets_partition(self.consumer.config["group_id"], self._offsets_partitions)]
+        if self._offsets_partition is None:
+            self._offsets_partition = group_offsets_partition(self._admin_client(), self.consumer.config["group_id"])
+        return committed.partitions + ([self._offsets_partition] if self._offsets_partition else [])
 
     def _confirm_before_closing(self) -> None:
         try:

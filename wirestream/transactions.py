@@ -77,6 +77,13 @@ def offsets_partition(group_id: str, partitions: int) -> TopicPartition:
     return TopicPartition(OFFSETS_TOPIC, magnitude % partitions)
 
 
+def group_offsets_partition(admin: Any, group_id: str) -> TopicPartition | None:
+    """:func:`offsets_partition` on this cluster (None while its offsets topic does not exist yet)."""
+    described = admin.describe_topics([OFFSETS_TOPIC])
+    count = len(described[0]["partitions"]) if described and described[0].get("partitions") else 0
+    return offsets_partition(group_id, count) if count else None
+
+
 @dataclass(frozen=True)
 class OpenTransaction:
     """A producer's transaction that is open on one partition, and what its coordinator says of it."""
@@ -340,9 +347,8 @@ class HangingTransactionGuard:
                 from wirestream.clients import make_admin
 
                 self._admin = make_admin(self.settings)
-            offsets = self._admin.describe_topics([OFFSETS_TOPIC])
-            count = len(offsets[0]["partitions"]) if offsets and offsets[0].get("partitions") else 0
-            partitions = sorted(owned) + ([offsets_partition(self.group_id, count)] if count else [])
+            held = group_offsets_partition(self._admin, self.group_id)
+            partitions = sorted(owned) + ([held] if held else [])
             if not partitions:
                 return []
             prefix = f"{self.settings.group_prefix}-"
