@@ -197,7 +197,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                          ("swap_repeats", args.swap_repeats),
                                          ("init_from", args.init_from),
                                          ("unlabelled_targets", args.unlabelled_targets),
-                                         ("distill_weight", args.distill_weight)) if v is not None})
+                                         ("distill_weight", args.distill_weight),
+                                         ("hint_weight", args.hint_weight)) if v is not None})
         if args.teacher:
             tuning["teachers"] = tuple(args.teacher)
     if args.task == "ner":
@@ -504,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--teacher", action="append", help="stance: distil from this model too (repeatable)")
     train.add_argument("--unlabelled-targets", help="stance, with --teacher: extra targets (wirestream.nlp.distill)")
     train.add_argument("--distill-weight", type=float, help="stance: the teachers' share of each target (0.5)")
+    train.add_argument("--hint-weight", type=float,
+                       help="stance, one --teacher: also match its states at the target marker (off)")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--order-seed", type=int,
                        help="seeds batch order and dropout only; the new weights follow --seed (for soups)")

@@ -49,6 +49,8 @@ def reproduce(task: str, config: dict, output: str | None = None) -> str:
         if config.get("unlabelled_targets"):
             flags.append(f"--unlabelled-targets {config['unlabelled_targets']}")
         flags.append(f"--distill-weight {config.get('distill_weight', 0.5)}")
+        if config.get("hint_weight"):
+            flags.append(f"--hint-weight {config['hint_weight']}")
     return f"wirestream train {task} {' '.join(flags)} --output {output or f'models/wirestream-{task}'}"
 
 

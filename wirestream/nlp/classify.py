@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,21 +101,42 @@ class TextClassifier:
     @torch.inference_mode()
     def probabilities(self, inputs: Sequence[TextInput]) -> torch.Tensor:
         """Class probabilities, one row per input in input order, computed in length-sorted batches."""
-        if not inputs:
-            return torch.empty((0, len(self.labels)))
-        encoded = self._encode(inputs)
+        return self._in_batches(inputs, (len(self.labels),), self._probabilities)
+
+    @torch.inference_mode()
+    def marker_states(self, inputs: Sequence[TextInput], layers: Sequence[int]) -> torch.Tensor:
+        """Each input's hidden state at its target marker after each of ``layers`` (0: the embeddings).
+
+        A stance teacher's representation of the target, for a student to match
+        (:class:`wirestream.nlp.distill.Hints`); shape (inputs, layers, hidden size).
+        """
+        if self.marker is None:
+            raise ValueError(f"{self.name or 'this model'} reads [CLS], not a target marker")
+
+        def states(batch: list[list[tuple[int, int]]]) -> torch.Tensor:
+            outputs, positions = self._forward(batch, output_hidden_states=True)
+            rows = torch.arange(len(batch))
+            return torch.stack([outputs.hidden_states[layer][rows, positions] for layer in layers], dim=1).cpu()
+
+        return self._in_batches(inputs, (len(layers), self.model.config.hidden_size), states)
+
+    def _in_batches(self, inputs: Sequence[TextInput], shape: tuple[int, ...],
+                    run: Callable[[list[list[tuple[int, int]]]], torch.Tensor]) -> torch.Tensor:
+        """``run`` over length-sorted batches of at most ``max_tokens``, its rows put back in input order."""
+        encoded = self._encode(inputs) if inputs else []
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        results = torch.empty((len(encoded), len(self.labels)))
+        results = torch.empty((len(encoded), *shape))
         start = 0
         while start < len(order):
             end = start + 1
             while end < len(order) and len(encoded[order[end]]) * (end - start + 1) <= self.max_tokens:
                 end += 1
-            results[order[start:end]] = self._run([encoded[i] for i in order[start:end]])
+            results[order[start:end]] = run([encoded[i] for i in order[start:end]])
             start = end
         return results
 
-    def _run(self, batch: list[list[tuple[int, int]]]) -> torch.Tensor:
+    def _forward(self, batch: list[list[tuple[int, int]]], **options: Any) -> tuple[Any, torch.Tensor | None]:
+        """The model's outputs for encoded rows, and each row's marker position (None for [CLS] models)."""
         width = max(len(row) for row in batch)
         ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
         types = torch.zeros((len(batch), width), dtype=torch.long)
@@ -124,8 +145,14 @@ class TextClassifier:
             ids[r, : len(row)] = torch.tensor([i for i, _ in row])
             types[r, : len(row)] = torch.tensor([t for _, t in row])
             mask[r, : len(row)] = 1
-        logits = self.model(input_ids=ids.to(self.device), token_type_ids=types.to(self.device),
-                            attention_mask=mask.to(self.device)).logits
-        if self.marker is not None:  # token logits: read the target's marker
-            logits = logits[torch.arange(len(batch)), marker_positions(ids, self.marker).to(logits.device)]
+        outputs = self.model(input_ids=ids.to(self.device), token_type_ids=types.to(self.device),
+                             attention_mask=mask.to(self.device), **options)
+        positions = None if self.marker is None else marker_positions(ids, self.marker).to(self.device)
+        return outputs, positions
+
+    def _probabilities(self, batch: list[list[tuple[int, int]]]) -> torch.Tensor:
+        outputs, positions = self._forward(batch)
+        logits = outputs.logits
+        if positions is not None:  # token logits: read the target's marker
+            logits = logits[torch.arange(len(batch)), positions]
         return torch.softmax(logits.float(), dim=-1).cpu()

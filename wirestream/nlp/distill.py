@@ -21,8 +21,9 @@ import gzip
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -130,7 +131,7 @@ def read_unlabelled_targets(path: str | Path) -> list[TextInput]:
     return [stance_input(r["sentence"], r["from"], r["to"]) for r in rows]
 
 
-def _cache_key(teachers: Sequence[str], inputs: Sequence[TextInput]) -> str:
+def _cache_key(teachers: Sequence[str], inputs: Sequence[TextInput], *extra: object) -> str:
     """A digest of the teachers' weights and the inputs: a retrained teacher never reads old figures."""
     digest = hashlib.sha256()
     for path in teachers:
@@ -139,7 +140,23 @@ def _cache_key(teachers: Sequence[str], inputs: Sequence[TextInput]) -> str:
                 digest.update(hashlib.file_digest(data, "sha256").digest())
         digest.update(b"\0")
     digest.update(json.dumps(list(inputs), ensure_ascii=False).encode())
+    if extra:  # what else the figures depend on (the layers of marker states)
+        digest.update(json.dumps(extra).encode())
     return digest.hexdigest()
+
+
+def _cached(cache_dir: Path | None, key: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``compute()``, kept under ``cache_dir`` as ``key``: a large teacher takes minutes to an hour on CPU."""
+    cached = Path(cache_dir) / f"{key}.pt" if cache_dir is not None else None
+    if cached is not None and cached.exists():
+        return torch.load(cached)
+    value = compute()
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".tmp")
+        torch.save(value, partial)
+        partial.replace(cached)
+    return value
 
 
 def ensemble_probabilities(teachers: Sequence[str], inputs: Sequence[TextInput], device: str,
@@ -149,21 +166,72 @@ def ensemble_probabilities(teachers: Sequence[str], inputs: Sequence[TextInput],
     A large teacher takes minutes on CPU for the same inputs every time, so with ``cache_dir`` the
     result is kept there under a digest of the teachers' weights and the inputs.
     """
-    cached = Path(cache_dir) / f"{_cache_key(teachers, inputs)}.pt" if cache_dir is not None else None
-    if cached is not None and cached.exists():
-        return torch.load(cached)
-    total = torch.zeros((len(inputs), 3))
-    for path in teachers:
-        classifier = TextClassifier.load(path, device=device)
-        total += torch.tensor([[p.probabilities[label] for label in classifier.labels] for p in classifier(inputs)])
-        del classifier
-    mean = total / len(teachers)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".tmp")
-        torch.save(mean, partial)
-        partial.replace(cached)
-    return mean
+
+    def compute() -> torch.Tensor:
+        total = torch.zeros((len(inputs), 3))
+        for path in teachers:
+            classifier = TextClassifier.load(path, device=device)
+            total += torch.tensor([[p.probabilities[label] for label in classifier.labels]
+                                   for p in classifier(inputs)])
+            del classifier
+        return total / len(teachers)
+
+    return _cached(cache_dir, _cache_key(teachers, inputs), compute)
+
+
+def hint_pairs(student_layers: int, teacher_layers: int, count: int = 3) -> list[tuple[int, int]]:
+    """Which student layer matches which teacher layer: ``count`` evenly spaced pairs, the last layers last.
+
+    >>> hint_pairs(6, 12)
+    [(2, 4), (4, 8), (6, 12)]
+    """
+    return [(round(k * student_layers / count), round(k * teacher_layers / count)) for k in range(1, count + 1)]
+
+
+def teacher_marker_states(teacher: str, inputs: Sequence[TextInput], layers: Sequence[int], device: str, *,
+                          max_length: int, cache_dir: Path | None = None) -> torch.Tensor:
+    """The teacher's hidden states at each input's target marker after ``layers``, in float16, cached."""
+
+    def compute() -> torch.Tensor:
+        classifier = TextClassifier.load(teacher, device=device, max_length=max_length)
+        return classifier.marker_states(inputs, layers).half()
+
+    return _cached(cache_dir, _cache_key([teacher], inputs, "marker states", list(layers), max_length), compute)
+
+
+class Hints(torch.nn.Module):
+    """The student trained to match the teacher's target representations too, not only its probabilities.
+
+    Three probabilities say little about *why* the teacher labels a target; its hidden state at the
+    target's marker says more. At each pair of :func:`hint_pairs` a linear map takes the student's
+    state at its marker to the teacher's width, and the loss is their cosine distance (hints as in
+    FitNets, layer pairs as in patient knowledge distillation), times ``weight``. The maps train
+    along with the student and are not saved with it. ``forward`` runs the student with its hidden
+    states, so this module stands in for the student in the training loop.
+    """
+
+    def __init__(self, student: Any, pairs: Sequence[tuple[int, int]], teacher_states: torch.Tensor,
+                 weight: float) -> None:
+        super().__init__()
+        self.student, self.pairs, self.weight = student, list(pairs), weight
+        self.teacher_states = teacher_states  # (examples, pairs, teacher width), float16; not a parameter
+        width = student.config.hidden_size
+        self.projections = torch.nn.ModuleList(
+            torch.nn.Linear(width, teacher_states.shape[-1]) for _ in self.pairs)
+
+    def forward(self, **inputs: torch.Tensor) -> Any:
+        return self.student(**inputs, output_hidden_states=True)
+
+    def loss(self, outputs: Any, batch: Sequence[int], positions: torch.Tensor) -> torch.Tensor:
+        """The weighted sum over layer pairs of the mean cosine distance to the teacher, for ``batch``'s examples."""
+        device = outputs.hidden_states[0].device
+        rows, positions = torch.arange(len(batch), device=device), positions.to(device)
+        teacher = self.teacher_states[list(batch)].float().to(device)
+        total = torch.zeros((), device=device)
+        for k, (layer, _) in enumerate(self.pairs):
+            mine = self.projections[k](outputs.hidden_states[layer][rows, positions])
+            total = total + (1 - torch.nn.functional.cosine_similarity(mine, teacher[:, k], dim=-1)).mean()
+        return self.weight * total
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +37,13 @@ from wirestream.nlp.classify import (
 )
 from wirestream.nlp.contrast import with_contrast
 from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
-from wirestream.nlp.distill import ensemble_probabilities, read_unlabelled_targets
+from wirestream.nlp.distill import (
+    Hints,
+    ensemble_probabilities,
+    hint_pairs,
+    read_unlabelled_targets,
+    teacher_marker_states,
+)
 from wirestream.nlp.evaluation_sets import opposite_pairs_both_right, score
 from wirestream.nlp.metrics import ClassScores
 from wirestream.nlp.training import (
@@ -65,6 +72,7 @@ class ClassifierTrainingConfig(TrainingConfig):
     teachers: tuple[str, ...] = ()  # stance: learn from these models' mean probabilities too
     unlabelled_targets: str | None = None  # stance, with teachers: extra targets (wirestream.nlp.distill)
     distill_weight: float = 0.5  # the teachers' share of a labelled example's training target
+    hint_weight: float = 0.0  # stance, one teacher: also match its states at the marker (distill.Hints); 0: off
     teacher_cache: str | None = field(  # keeps the teachers' probabilities between runs; None: never
         default_factory=lambda: str(cache_dir() / "teacher-probabilities"))
 
@@ -141,12 +149,31 @@ def soft_targets(config: ClassifierTrainingConfig, train: list[Labelled], device
     return examples, torch.cat([labelled, teacher[len(train) :]])
 
 
-def soft_loss(targets: torch.Tensor, positions: torch.Tensor) -> Callable[[Any], torch.Tensor]:
-    """Cross-entropy against probability targets, read at each row's marker position."""
+def hints(config: ClassifierTrainingConfig, model: Any, examples: list[Labelled], device: str) -> Hints | None:
+    """With ``hint_weight``: the student wrapped to match its one teacher's marker states on ``examples``."""
+    if not config.hint_weight:
+        return None
+    if len(config.teachers) != 1:
+        raise ValueError(f"hints need exactly one teacher, got {len(config.teachers)}")
+    from transformers import AutoConfig
+
+    teacher = config.teachers[0]
+    pairs = hint_pairs(model.config.num_hidden_layers,
+                       AutoConfig.from_pretrained(teacher, local_files_only=True).num_hidden_layers)
+    states = teacher_marker_states(teacher, [e.input for e in examples], [t for _, t in pairs], device,
+                                   max_length=config.max_length,
+                                   cache_dir=Path(config.teacher_cache) if config.teacher_cache else None)
+    return Hints(model, pairs, states, config.hint_weight).to(device)
+
+
+def soft_loss(targets: torch.Tensor, positions: torch.Tensor,
+              extra: Callable[[Any], torch.Tensor] | None = None) -> Callable[[Any], torch.Tensor]:
+    """Cross-entropy against probability targets, read at each row's marker position, plus ``extra(outputs)``."""
 
     def loss(outputs: Any) -> torch.Tensor:
         logits = outputs.logits[torch.arange(len(targets)), positions.to(outputs.logits.device)]
-        return -(targets.to(logits.device) * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+        value = -(targets.to(logits.device) * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+        return value if extra is None else value + extra(outputs)
 
     return loss
 
@@ -174,6 +201,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     model.to(device)
     train, dev, data_name = task_data(config)
     train, targets = soft_targets(config, train, str(device))
+    hinted = hints(config, model, train, str(device))
     firsts = [e.input[0] if isinstance(e.input, tuple) else e.input for e in train]
     seconds = [e.input[1] for e in train if isinstance(e.input, tuple)] or None
     encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
@@ -182,7 +210,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     steps_per_epoch = (len(train) + config.batch_size - 1) // config.batch_size
     total = config.max_steps or steps_per_epoch * config.epochs
     progress(f"{config.task}: {len(train)} examples, {steps_per_epoch} steps/epoch, {total} steps on {device}")
-    trainer = Trainer(model, config, total, progress)
+    trainer = Trainer(hinted or model, config, total, progress)
     marker = target_marker_id(model, tokenizer)
     rng = order_generator(config)
     for epoch in range(1, config.epochs + 1):
@@ -206,7 +234,8 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
                 inputs["labels"] = gold
                 trainer.train_step(epoch, inputs)
             elif targets is not None:  # distillation: probability targets at the marker
-                trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions))
+                extra = None if hinted is None else partial(hinted.loss, batch=batch, positions=positions)
+                trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions, extra))
             else:  # one labelled position per row: the target's marker
                 inputs["labels"] = torch.full((len(batch), width), -100, dtype=torch.long)
                 inputs["labels"][torch.arange(len(batch)), positions] = gold

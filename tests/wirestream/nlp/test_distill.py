@@ -12,9 +12,14 @@ import torch
 
 from wirestream.config import models_dir
 from wirestream.nlp import distill
-from wirestream.nlp.classify import stance_input
+from wirestream.nlp.classify import TextClassifier, stance_input
 from wirestream.nlp.conll import Document
-from wirestream.nlp.distill import conll_targets, ensemble_probabilities, unlabelled_targets
+from wirestream.nlp.distill import (
+    conll_targets,
+    ensemble_probabilities,
+    teacher_marker_states,
+    unlabelled_targets,
+)
 from wirestream.nlp.sweep import write_results
 from wirestream.nlp.train_classifier import ClassifierTrainingConfig, soft_loss, train_classifier
 
@@ -89,6 +94,47 @@ def test_a_student_trains_on_gold_and_unlabelled_targets_with_the_teachers_proba
     assert all(0 < loss < 5 for loss in losses)
 
 
+def test_marker_states_are_what_the_stance_head_reads():
+    classifier = TextClassifier.load(models_dir() / "wirestream-stance")
+    inputs = [stance_input("Smith praised Acme, which sued him.", 0, 5),
+              stance_input("Smith praised Acme, which sued him.", 14, 18), stance_input("Acme fell.", 0, 4)]
+    states = classifier.marker_states(inputs, [0, 6])
+    assert states.shape == (3, 2, classifier.model.config.hidden_size)
+    with torch.inference_mode():  # the head on the last layer's marker state gives the model's probabilities
+        probabilities = torch.softmax(classifier.model.classifier(states[:, 1]), dim=-1)
+    assert torch.allclose(probabilities, classifier.probabilities(inputs), atol=1e-5)
+    assert not torch.allclose(states[0], states[1])  # each target its own state
+
+
+def test_the_teachers_marker_states_are_cached_per_layer_choice(tmp_path):
+    inputs = [stance_input("Smith praised Acme.", 0, 5), stance_input("Smith praised Acme.", 14, 18)]
+    teacher, cache = str(models_dir() / "wirestream-stance"), tmp_path / "cache"
+    first = teacher_marker_states(teacher, inputs, [2, 6], "cpu", max_length=160, cache_dir=cache)
+    assert first.dtype == torch.float16 and first.shape == (2, 2, 384)
+    assert torch.equal(teacher_marker_states(teacher, inputs, [2, 6], "cpu", max_length=160, cache_dir=cache), first)
+    teacher_marker_states(teacher, inputs, [4, 6], "cpu", max_length=160, cache_dir=cache)
+    assert len(list(cache.glob("*.pt"))) == 2
+
+
+def test_a_hinted_student_trains_to_match_its_teachers_marker_states(data_dir, tmp_path):
+    teacher = str(models_dir() / "wirestream-stance")
+    config = ClassifierTrainingConfig(
+        task="stance", data_dir=data_dir / "newsmtsc", output_dir=tmp_path / "student", max_examples=12,
+        batch_size=4, max_steps=3, evaluate=False, device="cpu", teachers=(teacher,), hint_weight=1.0,
+        teacher_cache=str(tmp_path / "cache"),
+    )
+    losses = train_classifier(config).losses
+    assert len(losses) == 3
+    assert all(1.0 < loss < 10 for loss in losses)  # a fresh student's states are far from the teacher's
+    saved = TextClassifier.load(tmp_path / "student")  # saved without the hint maps, as a plain stance model
+    assert saved.labels == ["negative", "neutral", "positive"]
+    from safetensors.torch import load_file
+
+    assert not [key for key in load_file(tmp_path / "student" / "model.safetensors") if "projection" in key]
+    with pytest.raises(ValueError, match="exactly one teacher"):
+        train_classifier(ClassifierTrainingConfig(**{**config.__dict__, "teachers": (teacher, teacher)}))
+
+
 def test_the_sweep_keeps_the_model_with_the_best_dev_figure(tmp_path):
     runs = tmp_path / "runs"
     for name in ("t00", "t01"):
@@ -115,6 +161,8 @@ def test_a_students_card_gives_the_command_that_trains_it_again():
         "--teacher t1 --teacher t2 --unlabelled-targets extra.jsonl.gz --distill-weight 0.5 "
         "--output models/wirestream-stance"
     )
+    assert reproduce("stance", {**config, "teachers": ["t1"], "hint_weight": 1.0}).endswith(
+        "--distill-weight 0.5 --hint-weight 1.0 --output models/wirestream-stance")
 
 
 def test_a_continued_models_card_names_the_model_it_started_from_and_its_contrast_data():
