@@ -18,8 +18,8 @@ DEV = [  # (sentence, target, polarity) the shipped model gets right
     ("Analysts praised Acme for its strong results.", "Acme", 1),
     ("Police said Bolt was arrested after the riot.", "Bolt", -1),
     ("Cato will visit Paris next week.", "Cato", 0),
-    ("Critics blasted Dole while fans cheered Eve.", "Dole", -1),
-    ("Critics blasted Dole while fans cheered Eve.", "Eve", 1),
+    ("Voters blamed Dole for the crisis and thanked Eve for the rescue.", "Dole", -1),
+    ("Voters blamed Dole for the crisis and thanked Eve for the rescue.", "Eve", 1),
 ]
 
 
