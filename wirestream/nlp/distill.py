@@ -6,8 +6,9 @@ and also from targets nobody labelled: the other named entities of the NewsMTSC 
 found by wirestream's NER model, and optionally every person, organisation and place of the
 CoNLL-2003 train sentences that name two or more (gold spans, no NER needed; dev did not choose the
 student trained with them). Those extra targets turn one-target
-sentences into multi-target ones, the case the test's ``mt`` split is hard on. Everything is built
-from train splits only.
+sentences into multi-target ones, the case the test's ``mt`` split is hard on. With :class:`Hints` the
+student also matches the teacher's hidden states at each target's marker, not only its
+probabilities. Everything is built from train splits only.
 
 >>> rows = [{"sentence": "Smith praised Acme.", "from": 0, "to": 5, "mention": "Smith"}]
 >>> spans = {"Smith praised Acme.": [(0, 5), (14, 18)]}

@@ -4,7 +4,8 @@
   wrapped in ``<t>…</t>`` (two new special tokens), so two entities of one sentence get their own
   labels, read at the ``<t>`` marker. Optional contrast examples built from train (joined sentence
   pairs, repeated and role-swapped differing-target sentences; :mod:`wirestream.nlp.contrast`) push
-  it to look there, optional teachers make it a distilled student (:mod:`wirestream.nlp.distill`),
+  it to look there, optional teachers make it a distilled student (:mod:`wirestream.nlp.distill`;
+  with ``hint_weight`` it also learns the teacher's hidden states at the marker, ``distill.Hints``),
   and ``init_from`` continues a trained stance model instead of starting from the encoder.
   Selected on the mean macro F1 of the ``rw`` and ``mt`` dev splits; the mt dev opposite-pair rate
   is logged beside it.
