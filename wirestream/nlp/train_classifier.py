@@ -74,8 +74,12 @@ class ClassifierTrainingConfig(TrainingConfig):
     unlabelled_targets: str | None = None  # stance, with teachers: extra targets (wirestream.nlp.distill)
     distill_weight: float = 0.5  # the teachers' share of a labelled example's training target
     hint_weight: float = 0.0  # stance, one teacher: also match its states at the marker (distill.Hints); 0: off
-    teacher_cache: str | None = field(  # keeps the teachers' probabilities between runs; None: never
+    teacher_cache: str | None = field(  # keeps the teachers' probabilities and states between runs; None: never
         default_factory=lambda: str(cache_dir() / "teacher-probabilities"))
+
+    @property
+    def teacher_cache_dir(self) -> Path | None:
+        return Path(self.teacher_cache) if self.teacher_cache else None
 
 
 def task_data(config: ClassifierTrainingConfig) -> tuple[list[Labelled], dict[str, list[Labelled]], str]:
@@ -144,7 +148,7 @@ def soft_targets(config: ClassifierTrainingConfig, train: list[Labelled], device
     extra = read_unlabelled_targets(config.unlabelled_targets) if config.unlabelled_targets else []
     examples = train + [Labelled(item, -1) for item in extra]
     teacher = ensemble_probabilities(config.teachers, [e.input for e in examples], device,
-                                     cache_dir=Path(config.teacher_cache) if config.teacher_cache else None)
+                                     cache_dir=config.teacher_cache_dir)
     gold = torch.nn.functional.one_hot(torch.tensor([e.label for e in train]), len(POLARITIES)).float()
     labelled = (1 - config.distill_weight) * gold + config.distill_weight * teacher[: len(train)]
     return examples, torch.cat([labelled, teacher[len(train) :]])
@@ -163,7 +167,7 @@ def hints(config: ClassifierTrainingConfig, model: Any, examples: list[Labelled]
                        AutoConfig.from_pretrained(teacher, local_files_only=True).num_hidden_layers)
     states = teacher_marker_states(teacher, [e.input for e in examples], [t for _, t in pairs], device,
                                    max_length=config.max_length,
-                                   cache_dir=Path(config.teacher_cache) if config.teacher_cache else None)
+                                   cache_dir=config.teacher_cache_dir)
     return Hints(model, pairs, states, config.hint_weight).to(device)
 
 
