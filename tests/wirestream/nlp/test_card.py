@@ -1,0 +1,37 @@
+"""Model cards: the figures a card states are the ones it was given, and its longer story comes along."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from wirestream.config import models_dir
+from wirestream.nlp.card import card_figure, card_notes, write_classifier_card
+from wirestream.nlp.metrics import ClassScores
+
+STANCE = models_dir() / "wirestream-stance"
+
+
+def _model_dir(tmp_path: Path) -> Path:
+    """The shipped stance model's record and config beside a stand-in weights file: all a card reads."""
+    model = tmp_path / "stance"
+    model.mkdir()
+    for name in ("config.json", "training.json"):
+        shutil.copy(STANCE / name, model / name)
+    (model / "model.safetensors").write_bytes(b"\0" * 1_000_000)
+    return model
+
+
+def test_a_stance_card_states_its_figures_once_in_the_front_matter_and_tells_how_it_was_trained(tmp_path):
+    labels = ("negative", "neutral", "positive")
+    scores = ClassScores.of([0, 1, 2, 2], [0, 1, 2, 1], labels)
+    keys = {"test_macro_f1_rw": 0.7, "test_macro_f1_mt": 0.6, "test_opposite_pairs_both_right_mt": 0.25}
+    card = write_classifier_card(_model_dir(tmp_path), "stance", {"rw": scores, "mt": scores}, keys, meets=False)
+    text = card.read_text()
+    assert card_figure(card.parent, "test_macro_f1_mt") == 0.6
+    assert text.count("test_macro_f1_mt: 0.6000") == 1
+    assert "falls short of it" in text and "1.0 MB" in text
+    notes = card_notes("cards/stance.md")
+    assert notes.startswith("## How it was trained") and "## What else was tried" in notes
+    assert notes in text
+    assert text.index("## Test figures") < text.index("## How it was trained") < text.index("## Data and terms")
