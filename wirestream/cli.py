@@ -355,6 +355,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if result.lost else 3 if result.unaccounted else 0
 
 
+# --- reset-offsets --------------------------------------------------------------------------
+def cmd_reset_offsets(args: argparse.Namespace) -> int:
+    """Move a stopped stage's committed offsets to the start, the end or a time (exit 2: it is running)."""
+    from services import input_topics
+    from wirestream.offsets import StageRunning, position, reset_offsets, table
+
+    settings = _settings()
+    topic = input_topics(settings)[args.stage]
+    try:
+        moves = reset_offsets(settings, args.stage, topic, position(args.to), apply=not args.dry_run)
+    except StageRunning as refused:
+        print(f"nothing moved: {refused}", file=sys.stderr)
+        return 2
+    print(f"{settings.group_id(args.stage)} on {topic}{' (dry run: nothing moved)' if args.dry_run else ''}")
+    print(table(moves))
+    return 0
+
+
 # --- transactions ---------------------------------------------------------------------------
 def cmd_transactions(args: argparse.Namespace) -> int:
     """Transactions open on the pipeline's partitions; ``--end-hanging`` ends the hanging ones."""
@@ -553,6 +571,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--replay-lost", action="store_true",
                        help="publish the lost articles' raw records again, for the pipeline to redo")
     audit.set_defaults(func=cmd_audit)
+
+    reset = sub.add_parser("reset-offsets", help="move a stopped stage's committed offsets: reprocess from the "
+                           "start or a time (e.g. after a model change), or skip to the end")
+    reset.add_argument("stage", choices=sorted(REGISTRY))
+    reset.add_argument("--to", required=True, metavar="start|end|TIME",
+                       help="start, end, or an ISO 8601 time (UTC unless given): its first record at or after")
+    reset.add_argument("--dry-run", action="store_true", help="show the moves without making them")
+    reset.set_defaults(func=cmd_reset_offsets)
 
     transactions = sub.add_parser("transactions", help="transactions open on the pipeline's partitions; "
                                   "end the hanging ones")

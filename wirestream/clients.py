@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -20,6 +20,7 @@ from kafka.errors import (
 from wirestream.config import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -110,22 +111,26 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=15_000)
 
 
-def group_offsets(admin: KafkaAdminClient, group: str, topic: str, timeout: float = 20.0) -> dict[int, int]:
-    """The group's committed offset per partition of ``topic`` (absent: nothing committed).
+def while_coordinator_settles(call: Callable[[], T], timeout: float = 20.0) -> T:
+    """``call()``, retried while the group coordinator is unavailable, moving or loading.
 
     A fresh broker creates its offsets topic on the first group request, and a restarted one
-    reloads it, so the coordinator may be briefly unavailable or loading: that is retried, not
-    reported as "nothing committed".
+    reloads it, so the coordinator may be briefly unavailable: that is waited out, not reported
+    as an empty group or "nothing committed".
     """
     deadline = time.monotonic() + timeout
     while True:
         try:
-            offsets = admin.list_group_offsets({group: None}).get(group, {})
-            break
+            return call()
         except (CoordinatorNotAvailableError, NotCoordinatorError, CoordinatorLoadInProgressError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def group_offsets(admin: KafkaAdminClient, group: str, topic: str, timeout: float = 20.0) -> dict[int, int]:
+    """The group's committed offset per partition of ``topic`` (absent: nothing committed)."""
+    offsets = while_coordinator_settles(lambda: admin.list_group_offsets({group: None}).get(group, {}), timeout)
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 

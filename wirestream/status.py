@@ -39,7 +39,8 @@ class StageStatus:
         return sum(self.lag.values())
 
 
-def _member(member: dict[str, Any]) -> str:
+def member_name(member: dict[str, Any]) -> str:
+    """A group member as `wirestream status` shows it: client id @ host."""
     return f"{member.get('client_id', '?')}@{member.get('client_host', '?').lstrip('/')}"
 
 
@@ -58,7 +59,7 @@ def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0)
         for status in out:
             group = described.get(status.group, {})
             status.state = str(group.get("group_state") or "unknown")
-            status.members = sorted(_member(m) for m in group.get("members", []))
+            status.members = sorted(member_name(m) for m in group.get("members", []))
             status.committed = group_offsets(admin, status.group, status.topic)
         if interval_s > 0:
             time.sleep(interval_s)
