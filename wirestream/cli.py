@@ -198,7 +198,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                          ("init_from", args.init_from),
                                          ("unlabelled_targets", args.unlabelled_targets),
                                          ("distill_weight", args.distill_weight),
-                                         ("hint_weight", args.hint_weight)) if v is not None})
+                                         ("hint_weight", args.hint_weight),
+                                         ("pair_weight", args.pair_weight)) if v is not None})
         if args.teacher:
             tuning["teachers"] = tuple(args.teacher)
     if args.task == "ner":
@@ -525,6 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--distill-weight", type=float, help="stance: the teachers' share of each target (0.5)")
     train.add_argument("--hint-weight", type=float,
                        help="stance, one --teacher: also match its states at the target marker (off)")
+    train.add_argument("--pair-weight", type=float,
+                       help="stance, with --teacher: also match how it tells apart two targets of one sentence (off)")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--order-seed", type=int,
                        help="seeds batch order and dropout only; the new weights follow --seed (for soups)")

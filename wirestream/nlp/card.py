@@ -52,6 +52,8 @@ def reproduce(task: str, config: dict, output: str | None = None) -> str:
         flags.append(f"--distill-weight {config.get('distill_weight', 0.5)}")
         if config.get("hint_weight"):
             flags.append(f"--hint-weight {config['hint_weight']}")
+        if config.get("pair_weight"):
+            flags.append(f"--pair-weight {config['pair_weight']}")
     return f"wirestream train {task} {' '.join(flags)} --output {output or f'models/wirestream-{task}'}"
 
 

@@ -5,7 +5,8 @@
   labels, read at the ``<t>`` marker. Optional contrast examples built from train (joined sentence
   pairs, repeated and role-swapped differing-target sentences; :mod:`wirestream.nlp.contrast`) push
   it to look there, optional teachers make it a distilled student (:mod:`wirestream.nlp.distill`;
-  with ``hint_weight`` it also learns the teacher's hidden states at the marker, ``distill.Hints``),
+  with ``hint_weight`` it also learns the teacher's hidden states at the marker, ``distill.Hints``;
+  with ``pair_weight``, how the teacher tells apart two targets of one sentence, :func:`pair_loss`),
   and ``init_from`` continues a trained stance model instead of starting from the encoder.
   Selected on the mean macro F1 of the ``rw`` and ``mt`` dev splits; the mt dev opposite-pair rate
   is logged beside it.
@@ -74,6 +75,7 @@ class ClassifierTrainingConfig(TrainingConfig):
     unlabelled_targets: str | None = None  # stance, with teachers: extra targets (wirestream.nlp.distill)
     distill_weight: float = 0.5  # the teachers' share of a labelled example's training target
     hint_weight: float = 0.0  # stance, one teacher: also match its states at the marker (distill.Hints); 0: off
+    pair_weight: float = 0.0  # stance, with teachers: also match how they tell apart two targets of one sentence
     teacher_cache: str | None = field(  # keeps the teachers' probabilities and states between runs; None: never
         default_factory=lambda: str(cache_dir() / "teacher-probabilities"))
 
@@ -137,21 +139,78 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
 
 
 def soft_targets(config: ClassifierTrainingConfig, train: list[Labelled], device: str) -> tuple[
-        list[Labelled], torch.Tensor | None]:
+        list[Labelled], torch.Tensor | None, torch.Tensor | None]:
     """With teachers: train plus the unlabelled targets, and each example's probability target.
 
     A labelled example's target mixes its gold label with the teachers' mean probabilities
     (``distill_weight``); an unlabelled one (label -1) learns the teachers' probabilities alone.
     """
     if not config.teachers:
-        return train, None
+        return train, None, None
     extra = read_unlabelled_targets(config.unlabelled_targets) if config.unlabelled_targets else []
     examples = train + [Labelled(item, -1) for item in extra]
     teacher = ensemble_probabilities(config.teachers, [e.input for e in examples], device,
                                      cache_dir=config.teacher_cache_dir)
     gold = torch.nn.functional.one_hot(torch.tensor([e.label for e in train]), len(POLARITIES)).float()
     labelled = (1 - config.distill_weight) * gold + config.distill_weight * teacher[: len(train)]
-    return examples, torch.cat([labelled, teacher[len(train) :]])
+    return examples, torch.cat([labelled, teacher[len(train) :]]), teacher
+
+
+def sentence_of(example: Labelled) -> str:
+    """The sentence a stance example is about, without its target's markers: what its targets share."""
+    text = example.input[1] if isinstance(example.input, tuple) else example.input
+    return text.replace(TARGET_OPEN, "").replace(TARGET_CLOSE, "")
+
+
+def sentence_batches(lengths: list[int], sentences: list[str], batch_size: int,
+                     rng: random.Random) -> list[list[int]]:
+    """Like :func:`_batches`, but the targets of one sentence share a batch, so they can be compared."""
+    groups: dict[str, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        groups.setdefault(sentence, []).append(i)
+    units = [g[k : k + batch_size] for g in groups.values() for k in range(0, len(g), batch_size)]
+    rng.shuffle(units)
+    batches: list[list[int]] = []
+    pool: list[list[int]] = []
+    for n, unit in enumerate(units):
+        pool.append(unit)
+        if sum(map(len, pool)) < batch_size * 50 and n < len(units) - 1:
+            continue
+        current: list[int] = []
+        for unit_ in sorted(pool, key=lambda u: max(lengths[i] for i in u)):
+            if len(current) + len(unit_) > batch_size:
+                batches.append(current)
+                current = []
+            current += unit_
+        batches.append(current)
+        pool = []
+    rng.shuffle(batches)
+    return batches
+
+
+def pair_loss(teacher: torch.Tensor, sentences: list[str], batch: list[int], positions: torch.Tensor,
+              weight: float) -> Callable[[Any], torch.Tensor]:
+    """Squared error between the student's and the teacher's log-odds of two targets of one sentence.
+
+    The student's failure is giving every target of a sentence the sentence's tone. Matching each
+    target's probabilities only weakly asks for the *difference* between two of them; this asks
+    for it directly: for every pair of targets of one sentence in the batch, the student's
+    per-class log-probability differences, centred, should be the teacher's.
+    """
+    pairs = [(a, b) for a in range(len(batch)) for b in range(a + 1, len(batch))
+             if sentences[batch[a]] == sentences[batch[b]]]
+
+    def loss(outputs: Any) -> torch.Tensor:
+        if not pairs:
+            return torch.zeros((), device=outputs.logits.device)
+        logits = outputs.logits[torch.arange(len(batch)), positions.to(outputs.logits.device)]
+        mine = torch.log_softmax(logits.float(), dim=-1)
+        theirs = teacher[batch].to(mine.device).clamp_min(1e-6).log()
+        first, second = torch.tensor(pairs, device=mine.device).T
+        gap = (mine[first] - mine[second]) - (theirs[first] - theirs[second])
+        return weight * (gap - gap.mean(dim=-1, keepdim=True)).pow(2).sum(dim=-1).mean()
+
+    return loss
 
 
 def hints(config: ClassifierTrainingConfig, model: Any, examples: list[Labelled], device: str) -> Hints | None:
@@ -183,6 +242,11 @@ def soft_loss(targets: torch.Tensor, positions: torch.Tensor,
     return loss
 
 
+def _plus(first: Callable[[Any], torch.Tensor] | None,
+          second: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.Tensor]:
+    return second if first is None else (lambda outputs: first(outputs) + second(outputs))
+
+
 def dev_details(config: ClassifierTrainingConfig, classifier: TextClassifier,
                 dev: dict[str, list[Labelled]]) -> tuple[float, dict[str, Any]]:
     """The selection figure (mean over the dev sets), and it with each dev set's figures, rounded for the record."""
@@ -205,22 +269,24 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
     model, tokenizer = build_model(config.init_from or config.base_model or default_base_model(), config.task)
     model.to(device)
     train, dev, data_name = task_data(config)
-    train, targets = soft_targets(config, train, str(device))
+    train, targets, teacher = soft_targets(config, train, str(device))
     hinted = hints(config, model, train, str(device))
     firsts = [e.input[0] if isinstance(e.input, tuple) else e.input for e in train]
     seconds = [e.input[1] for e in train if isinstance(e.input, tuple)] or None
     encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
     segments = "token_type_ids" in encoded
-    steps_per_epoch = (len(train) + config.batch_size - 1) // config.batch_size
-    total = config.max_steps or steps_per_epoch * config.epochs
-    progress(f"{config.task}: {len(train)} examples, {steps_per_epoch} steps/epoch, {total} steps on {device}")
+    rng = order_generator(config)
+    sentences = [sentence_of(e) for e in train] if config.pair_weight and teacher is not None else None
+    plan = [_batches(lengths, config.batch_size, rng) if sentences is None
+            else sentence_batches(lengths, sentences, config.batch_size, rng) for _ in range(config.epochs)]
+    total = config.max_steps or sum(map(len, plan))
+    progress(f"{config.task}: {len(train)} examples, {len(plan[0])} steps/epoch, {total} steps on {device}")
     trainer = Trainer(hinted or model, config, total, progress)
     marker = target_marker_id(model, tokenizer)
-    rng = order_generator(config)
-    for epoch in range(1, config.epochs + 1):
+    for epoch, batches in enumerate(plan, start=1):
         model.train()
-        for batch in _batches(lengths, config.batch_size, rng):
+        for batch in batches:
             width = max(lengths[i] for i in batch)
             inputs = {
                 "input_ids": torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long),
@@ -240,6 +306,8 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
                 trainer.train_step(epoch, inputs)
             elif targets is not None:  # distillation: probability targets at the marker
                 extra = None if hinted is None else partial(hinted.loss, batch=batch, positions=positions)
+                if sentences is not None:
+                    extra = _plus(extra, pair_loss(teacher, sentences, batch, positions, config.pair_weight))
                 trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions, extra))
             else:  # one labelled position per row: the target's marker
                 inputs["labels"] = torch.full((len(batch), width), -100, dtype=torch.long)

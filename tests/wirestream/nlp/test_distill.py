@@ -184,3 +184,45 @@ def test_training_continues_from_a_shipped_stance_model_with_role_swapped_exampl
     losses = train_classifier(config).losses
     assert len(losses) == 3
     assert sum(losses) / len(losses) < 0.7  # a trained model's loss; a fresh head starts near ln 3 = 1.1
+
+
+def test_sentence_batches_keep_the_targets_of_one_sentence_together():
+    import random
+
+    from wirestream.nlp.train_classifier import sentence_batches
+
+    sentences = [f"s{i // 3}" for i in range(90)] + [f"t{i}" for i in range(50)]  # 30 sentences of 3, 50 of 1
+    lengths = [10 + (i * 7) % 40 for i in range(len(sentences))]
+    batches = sentence_batches(lengths, sentences, batch_size=8, rng=random.Random(1))
+    assert sorted(i for b in batches for i in b) == list(range(len(sentences)))
+    assert all(len(b) <= 8 for b in batches)
+    home = {i: n for n, b in enumerate(batches) for i in b}
+    assert all(home[i] == home[i - i % 3] for i in range(90))
+
+
+def test_the_pair_loss_asks_two_targets_of_a_sentence_to_differ_as_the_teacher_says():
+    from wirestream.nlp.train_classifier import pair_loss
+
+    teacher = torch.tensor([[0.8, 0.15, 0.05], [0.05, 0.15, 0.8], [0.3, 0.4, 0.3]])
+    sentences = ["Voters blamed Dole and thanked Eve.", "Voters blamed Dole and thanked Eve.", "Other."]
+    positions = torch.tensor([1, 1, 1])
+    as_the_teacher = torch.zeros(3, 2, 3)
+    as_the_teacher[:, 1] = teacher.log() + torch.tensor([[0.5], [-1.0], [2.0]])  # any shift per target
+    same_tone = torch.zeros(3, 2, 3)
+    same_tone[:, 1] = teacher[0].log()  # both targets negative, the sentence's tone
+    loss = pair_loss(teacher, sentences, [0, 1, 2], positions, weight=1.0)
+    assert loss(_Outputs(as_the_teacher)) < 1e-6
+    assert loss(_Outputs(same_tone)) > 1.0
+    assert pair_loss(teacher, sentences, [0, 2], positions[:2], weight=1.0)(_Outputs(same_tone[:2])) == 0
+
+
+def test_a_student_with_the_pair_loss_trains_for_every_planned_batch(data_dir, tmp_path):
+    teacher = str(models_dir() / "wirestream-stance")
+    config = ClassifierTrainingConfig(
+        task="stance", data_dir=data_dir / "newsmtsc", output_dir=tmp_path / "student", max_examples=24,
+        batch_size=4, epochs=1, evaluate=False, device="cpu", teachers=(teacher,), pair_weight=0.1,
+        teacher_cache=str(tmp_path / "cache"),
+    )
+    result = train_classifier(config)
+    assert len(result.losses) >= 6  # a sentence's targets share a batch, so some batches hold fewer than 4
+    assert all(0 < loss < 10 for loss in result.losses)
