@@ -116,13 +116,18 @@ def test_the_teachers_marker_states_are_cached_per_layer_choice(tmp_path):
     assert len(list(cache.glob("*.pt"))) == 2
 
 
-def test_a_hinted_student_trains_to_match_its_teachers_marker_states(data_dir, tmp_path):
-    teacher = str(models_dir() / "wirestream-stance")
-    config = ClassifierTrainingConfig(
-        task="stance", data_dir=data_dir / "newsmtsc", output_dir=tmp_path / "student", max_examples=12,
-        batch_size=4, max_steps=3, evaluate=False, device="cpu", teachers=(teacher,), hint_weight=1.0,
-        teacher_cache=str(tmp_path / "cache"),
+def _student(data_dir: Path, tmp_path: Path, **options) -> ClassifierTrainingConfig:
+    """A few steps of a stance student of the shipped model, on CPU, with its own teacher cache."""
+    return ClassifierTrainingConfig(
+        task="stance", data_dir=data_dir / "newsmtsc", output_dir=tmp_path / "student", batch_size=4,
+        evaluate=False, device="cpu", teachers=(str(models_dir() / "wirestream-stance"),),
+        teacher_cache=str(tmp_path / "cache"), **options,
     )
+
+
+def test_a_hinted_student_trains_to_match_its_teachers_marker_states(data_dir, tmp_path):
+    config = _student(data_dir, tmp_path, max_examples=12, max_steps=3, hint_weight=1.0)
+    teacher = config.teachers[0]
     losses = train_classifier(config).losses
     assert len(losses) == 3
     assert all(1.0 < loss < 10 for loss in losses)  # a fresh student's states are far from the teacher's
@@ -217,12 +222,6 @@ def test_the_pair_loss_asks_two_targets_of_a_sentence_to_differ_as_the_teacher_s
 
 
 def test_a_student_with_the_pair_loss_trains_for_every_planned_batch(data_dir, tmp_path):
-    teacher = str(models_dir() / "wirestream-stance")
-    config = ClassifierTrainingConfig(
-        task="stance", data_dir=data_dir / "newsmtsc", output_dir=tmp_path / "student", max_examples=24,
-        batch_size=4, epochs=1, evaluate=False, device="cpu", teachers=(teacher,), pair_weight=0.1,
-        teacher_cache=str(tmp_path / "cache"),
-    )
-    result = train_classifier(config)
+    result = train_classifier(_student(data_dir, tmp_path, max_examples=24, epochs=1, pair_weight=0.1))
     assert len(result.losses) >= 6  # a sentence's targets share a batch, so some batches hold fewer than 4
     assert all(0 < loss < 10 for loss in result.losses)
