@@ -135,7 +135,8 @@ def group_offsets(admin: KafkaAdminClient, group: str, topic: str, timeout: floa
 
 
 def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:
-    """Create the pipeline's topics when missing (``partitions`` each); existing ones are left alone."""
+    """Create the pipeline's topics when missing (``partitions`` each, configs from
+    :meth:`Settings.topic_configs`); existing ones are left alone."""
     wanted = list(dict.fromkeys(topics or settings.pipeline_topics))
     admin = make_admin(settings)
     try:
@@ -144,7 +145,8 @@ def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:
         if not missing:
             return
         spec = {
-            topic: {"num_partitions": settings.partitions, "replication_factor": settings.replication_factor}
+            topic: {"num_partitions": settings.partitions, "replication_factor": settings.replication_factor,
+                    "configs": settings.topic_configs(topic)}
             for topic in missing
         }
         try:

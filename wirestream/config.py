@@ -62,6 +62,21 @@ class Settings(BaseSettings):
     )
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    min_insync_replicas: int | None = Field(
+        default=None, ge=1,
+        description="min.insync.replicas of the topics wirestream creates; unset: 2 where the replication factor "
+        "is 3 or more (acks=all then means two copies), else the broker's default.",
+    )
+    topic_retention_ms: int | None = Field(
+        default=None, ge=-1,
+        description="retention.ms of the topics wirestream creates (how far back reset-offsets can reprocess); "
+        "unset: the broker's default (7 days); -1: forever.",
+    )
+    dead_letter_retention_ms: int = Field(
+        default=-1, ge=-1,
+        description="retention.ms of the dead-letter topic: forever by default, since a dead letter waits for a "
+        "person and must not expire before one looks.",
+    )
 
     # --- consumer runtime --------------------------------------------------------------
     group_prefix: str = "wirestream"
@@ -187,6 +202,23 @@ class Settings(BaseSettings):
         }
         options.update({key: value for key, value in optional.items() if value is not None})
         return options
+
+    def topic_configs(self, topic: str) -> dict[str, str]:
+        """The configs wirestream creates ``topic`` with; topics that exist already are left as they are.
+
+        >>> Settings(replication_factor=3, topic_retention_ms=86_400_000).topic_configs("wirestream.raw")
+        {'min.insync.replicas': '2', 'retention.ms': '86400000'}
+        >>> Settings().topic_configs("wirestream.dead-letter")
+        {'retention.ms': '-1'}
+        """
+        configs = {}
+        insync = self.min_insync_replicas or (2 if self.replication_factor >= 3 else None)
+        if insync is not None:
+            configs["min.insync.replicas"] = str(insync)
+        retention = self.dead_letter_retention_ms if topic == self.topic_dead_letter else self.topic_retention_ms
+        if retention is not None:
+            configs["retention.ms"] = str(retention)
+        return configs
 
     @property
     def pipeline_topics(self) -> list[str]:

@@ -9,3 +9,20 @@ def test_kafka_python_checks_record_batches_with_the_c_crc32c():
 
     assert util.crc32c_c is not None
     assert util.calc_crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+
+
+def test_topics_are_created_with_their_retention_and_dead_letters_are_kept_until_deleted(settings):
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from wirestream.clients import ensure_topics, make_admin
+
+    settings = settings.model_copy(update={"topic_retention_ms": 3_600_000})
+    ensure_topics(settings)
+    admin = make_admin(settings)
+    try:
+        topics = (settings.topic_raw, settings.topic_dead_letter)
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])["topic"]
+    finally:
+        admin.close()
+    assert described[settings.topic_raw]["retention.ms"]["value"] == "3600000"
+    assert described[settings.topic_dead_letter]["retention.ms"]["value"] == "-1"
