@@ -362,10 +362,15 @@ def cmd_reset_offsets(args: argparse.Namespace) -> int:
     from services import input_topics
     from wirestream.offsets import StageRunning, position, reset_offsets, table
 
+    try:
+        to = position(args.to)
+    except ValueError:
+        print(f"--to {args.to!r}: give start, end or an ISO 8601 time such as 2026-11-01T06:00", file=sys.stderr)
+        return 2
     settings = _settings()
     topic = input_topics(settings)[args.stage]
     try:
-        moves = reset_offsets(settings, args.stage, topic, position(args.to), apply=not args.dry_run)
+        moves = reset_offsets(settings, args.stage, topic, to, apply=not args.dry_run)
     except StageRunning as refused:
         print(f"nothing moved: {refused}", file=sys.stderr)
         return 2

@@ -51,6 +51,8 @@ def test_storage_rewound_to_the_start_stores_every_article_again_without_doublin
     first = {a.id: store.get(a.id).updated_at for a in articles}
 
     export_settings(settings, monkeypatch.setenv)
+    assert main(["reset-offsets", "storage", "--to", "yesterday"]) == 2
+    assert "ISO 8601" in capsys.readouterr().err
     assert main(["reset-offsets", "storage", "--to", "start", "--dry-run"]) == 0
     assert "+3  (to read again)" in capsys.readouterr().out
     assert _unread(settings, "storage", topic) == 0, "a dry run moves nothing"
