@@ -50,10 +50,8 @@ def reproduce(task: str, config: dict, output: str | None = None) -> str:
         if config.get("unlabelled_targets"):
             flags.append(f"--unlabelled-targets {config['unlabelled_targets']}")
         flags.append(f"--distill-weight {config.get('distill_weight', 0.5)}")
-        if config.get("hint_weight"):
-            flags.append(f"--hint-weight {config['hint_weight']}")
-        if config.get("pair_weight"):
-            flags.append(f"--pair-weight {config['pair_weight']}")
+        flags += [f"--{key.replace('_', '-')} {config[key]}" for key in ("hint_weight", "pair_weight")
+                  if config.get(key)]
     return f"wirestream train {task} {' '.join(flags)} --output {output or f'models/wirestream-{task}'}"
 
 

@@ -30,6 +30,17 @@ def stance_input(sentence: str, start: int, end: int) -> tuple[str, str]:
     return sentence[start:end], marked
 
 
+def unmark(marked: str) -> tuple[str, int, int]:
+    """The plain sentence and the target's span, from the marked half of a :func:`stance_input`.
+
+    >>> unmark(stance_input("Critics blasted Dole.", 16, 20)[1])
+    ('Critics blasted Dole.', 16, 20)
+    """
+    start = marked.index(TARGET_OPEN)
+    end = marked.index(TARGET_CLOSE) - len(TARGET_OPEN)
+    return marked.replace(TARGET_OPEN, "", 1).replace(TARGET_CLOSE, "", 1), start, end
+
+
 def target_marker_id(model: Any, tokenizer: Any) -> int | None:
     """The token id a target-pooling model is read at, or None for a [CLS] classifier."""
     marker = getattr(model.config, "wirestream_target_marker", None)

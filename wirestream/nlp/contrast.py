@@ -29,17 +29,10 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from wirestream.nlp.classify import TARGET_CLOSE, TARGET_OPEN, stance_input
+from wirestream.nlp.classify import stance_input, unmark
 from wirestream.nlp.corpora import Labelled
 
 JOINERS = (" ", "; ", ", while ", " Meanwhile, ")
-
-
-def _unmark(marked: str) -> tuple[str, int, int]:
-    """The plain sentence and the target's span, from a marked stance input."""
-    start = marked.index(TARGET_OPEN)
-    end = marked.index(TARGET_CLOSE) - len(TARGET_OPEN)
-    return marked.replace(TARGET_OPEN, "", 1).replace(TARGET_CLOSE, "", 1), start, end
 
 
 def _join(first: str, target_end: int, joiner: str, second: str) -> str:
@@ -65,8 +58,8 @@ def joined_pairs(
         attempts += 1
         first_label, second_label = rng.sample(labels, 2)
         first, second = rng.choice(by_label[first_label]), rng.choice(by_label[second_label])
-        one, one_start, one_end = _unmark(first.input[1])
-        two, two_start, two_end = _unmark(second.input[1])
+        one, one_start, one_end = unmark(first.input[1])
+        two, two_start, two_end = unmark(second.input[1])
         if len(one) + len(two) > max_chars:
             continue
         joiner = rng.choice(list(joiners))
@@ -128,7 +121,7 @@ def swapped_roles(rows: Sequence[Labelled], *, times: int = 1) -> list[Labelled]
     """
     by_sentence: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for row in rows:
-        sentence, start, end = _unmark(row.input[1])
+        sentence, start, end = unmark(row.input[1])
         by_sentence[sentence].append((start, end, row.label))
     out: list[Labelled] = []
     for sentence, targets in by_sentence.items():

@@ -36,6 +36,7 @@ from wirestream.nlp.classify import (
     TextClassifier,
     marker_positions,
     target_marker_id,
+    unmark,
 )
 from wirestream.nlp.contrast import with_contrast
 from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
@@ -127,13 +128,37 @@ def build_model(base: str, task: Task) -> tuple[Any, Any]:
 
 def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Shuffle, sort within pools of 50 batches by length, cut into batches, shuffle the batches."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    pool = batch_size * 50
-    batches = []
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return _packed([[i] for i in range(len(lengths))], lengths, batch_size, rng)
+
+
+def sentence_batches(lengths: list[int], sentences: list[str], batch_size: int,
+                     rng: random.Random) -> list[list[int]]:
+    """Like :func:`_batches`, but the targets of one sentence share a batch, so they can be compared."""
+    groups: dict[str, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        groups.setdefault(sentence, []).append(i)
+    units = [g[k : k + batch_size] for g in groups.values() for k in range(0, len(g), batch_size)]
+    return _packed(units, lengths, batch_size, rng)
+
+
+def _packed(units: list[list[int]], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle the units (examples that must share a batch), sort pools of about 50 batches by the
+    units' longest example, pack them into batches of at most ``batch_size``, shuffle the batches."""
+    rng.shuffle(units)
+    batches: list[list[int]] = []
+    pool: list[list[int]] = []
+    for n, unit in enumerate(units):
+        pool.append(unit)
+        if sum(map(len, pool)) < batch_size * 50 and n < len(units) - 1:
+            continue
+        current: list[int] = []
+        for member in sorted(pool, key=lambda u: max(lengths[i] for i in u)):
+            if len(current) + len(member) > batch_size:
+                batches.append(current)
+                current = []
+            current += member
+        batches.append(current)
+        pool = []
     rng.shuffle(batches)
     return batches
 
@@ -158,34 +183,7 @@ def soft_targets(config: ClassifierTrainingConfig, train: list[Labelled], device
 
 def sentence_of(example: Labelled) -> str:
     """The sentence a stance example is about, without its target's markers: what its targets share."""
-    text = example.input[1] if isinstance(example.input, tuple) else example.input
-    return text.replace(TARGET_OPEN, "").replace(TARGET_CLOSE, "")
-
-
-def sentence_batches(lengths: list[int], sentences: list[str], batch_size: int,
-                     rng: random.Random) -> list[list[int]]:
-    """Like :func:`_batches`, but the targets of one sentence share a batch, so they can be compared."""
-    groups: dict[str, list[int]] = {}
-    for i, sentence in enumerate(sentences):
-        groups.setdefault(sentence, []).append(i)
-    units = [g[k : k + batch_size] for g in groups.values() for k in range(0, len(g), batch_size)]
-    rng.shuffle(units)
-    batches: list[list[int]] = []
-    pool: list[list[int]] = []
-    for n, unit in enumerate(units):
-        pool.append(unit)
-        if sum(map(len, pool)) < batch_size * 50 and n < len(units) - 1:
-            continue
-        current: list[int] = []
-        for unit_ in sorted(pool, key=lambda u: max(lengths[i] for i in u)):
-            if len(current) + len(unit_) > batch_size:
-                batches.append(current)
-                current = []
-            current += unit_
-        batches.append(current)
-        pool = []
-    rng.shuffle(batches)
-    return batches
+    return unmark(example.input[1])[0]
 
 
 def pair_loss(teacher: torch.Tensor, sentences: list[str], batch: list[int], positions: torch.Tensor,
@@ -231,20 +229,15 @@ def hints(config: ClassifierTrainingConfig, model: Any, examples: list[Labelled]
 
 
 def soft_loss(targets: torch.Tensor, positions: torch.Tensor,
-              extra: Callable[[Any], torch.Tensor] | None = None) -> Callable[[Any], torch.Tensor]:
-    """Cross-entropy against probability targets, read at each row's marker position, plus ``extra(outputs)``."""
+              *extras: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.Tensor]:
+    """Cross-entropy against probability targets, read at each row's marker position, plus each ``extra(outputs)``."""
 
     def loss(outputs: Any) -> torch.Tensor:
         logits = outputs.logits[torch.arange(len(targets)), positions.to(outputs.logits.device)]
         value = -(targets.to(logits.device) * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
-        return value if extra is None else value + extra(outputs)
+        return value + sum(extra(outputs) for extra in extras)
 
     return loss
-
-
-def _plus(first: Callable[[Any], torch.Tensor] | None,
-          second: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.Tensor]:
-    return second if first is None else (lambda outputs: first(outputs) + second(outputs))
 
 
 def dev_details(config: ClassifierTrainingConfig, classifier: TextClassifier,
@@ -305,10 +298,10 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
                 inputs["labels"] = gold
                 trainer.train_step(epoch, inputs)
             elif targets is not None:  # distillation: probability targets at the marker
-                extra = None if hinted is None else partial(hinted.loss, batch=batch, positions=positions)
+                extras = [] if hinted is None else [partial(hinted.loss, batch=batch, positions=positions)]
                 if sentences is not None:
-                    extra = _plus(extra, pair_loss(teacher, sentences, batch, positions, config.pair_weight))
-                trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions, extra))
+                    extras.append(pair_loss(teacher, sentences, batch, positions, config.pair_weight))
+                trainer.train_step(epoch, inputs, soft_loss(targets[batch], positions, *extras))
             else:  # one labelled position per row: the target's marker
                 inputs["labels"] = torch.full((len(batch), width), -100, dtype=torch.long)
                 inputs["labels"][torch.arange(len(batch)), positions] = gold
