@@ -356,6 +356,33 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if result.lost else 3 if result.unaccounted else 0
 
 
+# --- topics ---------------------------------------------------------------------------------
+def cmd_topics(args: argparse.Namespace) -> int:
+    """The pipeline's topics against the settings; exit 1 where they differ (after ``--apply``: where
+    they still do, i.e. replicas)."""
+    import json
+    from dataclasses import asdict
+
+    from wirestream.clients import make_admin
+    from wirestream.topics import inspect, reconcile, table
+
+    settings = _settings()
+    admin = make_admin(settings)
+    try:
+        states = inspect(admin, settings)
+        if args.apply:
+            for line in reconcile(admin, settings, states):
+                print(line)
+            states = inspect(admin, settings)
+    finally:
+        admin.close()
+    if args.json:
+        print(json.dumps([{**asdict(state), "drift": state.drift()} for state in states], indent=2))
+    else:
+        print(table(states))
+    return 1 if any(state.drift() for state in states) else 0
+
+
 # --- reset-offsets --------------------------------------------------------------------------
 def cmd_reset_offsets(args: argparse.Namespace) -> int:
     """Move a stopped stage's committed offsets to the start, the end or a time (exit 2: it is running)."""
@@ -579,6 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--replay-lost", action="store_true",
                        help="publish the lost articles' raw records again, for the pipeline to redo")
     audit.set_defaults(func=cmd_audit)
+
+    topics = sub.add_parser("topics", help="the pipeline's topics: partitions, replicas, configs, and where they "
+                            "differ from the settings (exit 1); --apply changes them")
+    topics.add_argument("--apply", action="store_true", help="create missing topics, set differing configs, add "
+                        "partitions up to WIRESTREAM_PARTITIONS (never removes any)")
+    topics.add_argument("--json", action="store_true")
+    topics.set_defaults(func=cmd_topics)
 
     reset = sub.add_parser("reset-offsets", help="move a stopped stage's committed offsets: reprocess from the "
                            "start or a time (e.g. after a model change), or skip to the end")

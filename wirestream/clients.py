@@ -14,10 +14,11 @@ from kafka.errors import (
     CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
     NotCoordinatorError,
-    TopicAlreadyExistsError,
 )
 
 from wirestream.config import Settings
+from wirestream.topics import inspect as inspect_topics
+from wirestream.topics import reconcile as reconcile_topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -136,24 +137,19 @@ def group_offsets(admin: KafkaAdminClient, group: str, topic: str, timeout: floa
 
 def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:
     """Create the pipeline's topics when missing (``partitions`` each, configs from
-    :meth:`Settings.topic_configs`); existing ones are left alone."""
-    wanted = list(dict.fromkeys(topics or settings.pipeline_topics))
+    :meth:`Settings.topic_configs`). Existing ones are left as they are, with a warning where they
+    differ from the settings: changing them is ``wirestream topics --apply``, a person's decision."""
     admin = make_admin(settings)
     try:
-        existing = set(admin.list_topics())
-        missing = [topic for topic in wanted if topic not in existing]
-        if not missing:
-            return
-        spec = {
-            topic: {"num_partitions": settings.partitions, "replication_factor": settings.replication_factor,
-                    "configs": settings.topic_configs(topic)}
-            for topic in missing
-        }
-        try:
-            admin.create_topics(spec, wait_for_metadata=True)
-            log.info("created topics %s", ", ".join(missing))
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
+        states = inspect_topics(admin, settings, topics)
+        missing = [state for state in states if not state.exists]
+        if missing:
+            reconcile_topics(admin, settings, missing)
+            log.info("created topics %s", ", ".join(state.name for state in missing))
+        for state in states:
+            if state.exists and (drift := state.drift()):
+                log.warning("topic %s differs from the settings: %s (see `wirestream topics`)",
+                            state.name, "; ".join(drift))
     finally:
         admin.close()
 

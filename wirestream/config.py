@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     client_id: str = "wirestream"
+    metadata_max_age_ms: int = Field(
+        default=300_000, ge=100,
+        description="How often clients refresh topic metadata: running stages and producers see partitions "
+        "added to a topic (wirestream topics --apply) within this.",
+    )
 
     # --- topics -------------------------------------------------------------------------
     topic_raw: str = "wirestream.raw"
@@ -191,6 +196,7 @@ class Settings(BaseSettings):
             "bootstrap_servers": self.bootstrap_servers.split(","),
             "security_protocol": self.security_protocol,
             "client_id": self.client_id,
+            "metadata_max_age_ms": self.metadata_max_age_ms,
         }
         optional = {
             "sasl_mechanism": self.sasl_mechanism,
@@ -204,7 +210,7 @@ class Settings(BaseSettings):
         return options
 
     def topic_configs(self, topic: str) -> dict[str, str]:
-        """The configs wirestream creates ``topic`` with; topics that exist already are left as they are.
+        """The configs wirestream creates ``topic`` with (``wirestream topics --apply`` sets them on existing ones).
 
         >>> Settings(replication_factor=3, topic_retention_ms=86_400_000).topic_configs("wirestream.raw")
         {'min.insync.replicas': '2', 'retention.ms': '86400000'}

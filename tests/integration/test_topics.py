@@ -1,0 +1,63 @@
+"""`wirestream topics`: topics that no longer match the settings are reported, and `--apply` brings
+them in step; a running stage then reads the partitions it added."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaProducer
+
+from schemas import Article
+from tests.stages import Copy
+from wirestream.cli import main
+from wirestream.clients import ensure_topics, make_admin, read_topic
+from wirestream.producer import publish
+from wirestream.testing import export_settings, running_stage, wait_for
+from wirestream.topics import inspect
+from wirestream.wirefile import parse_wire_text
+
+
+def _states(settings):
+    admin = make_admin(settings)
+    try:
+        return {state.name: state for state in inspect(admin, settings)}
+    finally:
+        admin.close()
+
+
+def test_apply_adds_partitions_and_sets_retention_and_a_running_stage_reads_the_new_partitions(
+        settings, monkeypatch, capsys, caplog):
+    settings = settings.model_copy(update={"partitions": 2, "metadata_max_age_ms": 1000})
+    ensure_topics(settings)
+    grown = settings.model_copy(update={"partitions": 4, "topic_retention_ms": 3_600_000})
+    caplog.set_level(logging.WARNING, logger="wirestream.clients")
+    ensure_topics(grown, [grown.topic_raw])
+    assert "2 partitions, settings ask for 4" in caplog.text, "a stage starting with other settings warns"
+    assert _states(grown)[grown.topic_raw].partitions == 2, "and changes nothing itself"
+
+    sent = [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(5)]
+    with running_stage(Copy(settings), settings) as stage:
+        assert publish(sent[:1], settings).ok
+        wait_for(lambda: stage.metrics.records_out == 1, timeout=60, what="the stage under way")
+        export_settings(grown, monkeypatch.setenv)
+        assert main(["topics"]) == 1
+        assert "retention.ms=604800000, settings ask for 3600000" in capsys.readouterr().out
+        assert main(["topics", "--apply"]) == 0
+        out = capsys.readouterr().out
+        assert f"{grown.topic_raw}: 2 -> 4 partitions" in out and f"{grown.topic_raw}: set retention.ms=3600000" in out
+        assert f"{grown.topic_dead_letter}: set" not in out, "dead letters keep their own retention"
+        states = _states(grown)
+        assert all(state.partitions == 4 and not state.drift() for state in states.values())
+        assert states[grown.topic_raw].configs["retention.ms"] == "3600000"
+        assert states[grown.topic_dead_letter].configs["retention.ms"] == "-1"
+
+        producer = KafkaProducer(**settings.kafka_options())
+        try:  # straight onto the new partitions, before the stage has seen them
+            for n, article in enumerate(sent[1:]):
+                producer.send(settings.topic_raw, value=article.model_dump_json().encode(), partition=2 + n % 2)
+            producer.flush()
+        finally:
+            producer.close()
+        wait_for(lambda: stage.metrics.records_out == 5, timeout=60, what="the new partitions' records processed")
+    out = [Article.model_validate_json(r.value) for r in read_topic(settings, settings.topic_ner, expect=5)]
+    assert sorted(a.id for a in out) == sorted(a.id for a in sent)
