@@ -33,10 +33,16 @@ class StageStatus:
     committed: dict[int, int] = field(default_factory=dict)
     held_by_transactions: dict[int, int] = field(default_factory=dict)
     records_per_s: float | None = None
+    partitions: int = 0  # of the input topic
 
     @property
     def total_lag(self) -> int:
         return sum(self.lag.values())
+
+    @property
+    def idle_members(self) -> int:
+        """Members beyond the input topic's partitions: each partition goes to one member, so these get none."""
+        return max(0, len(self.members) - self.partitions) if self.partitions else 0
 
 
 def member_name(member: dict[str, Any]) -> str:
@@ -66,6 +72,7 @@ def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0)
         for status in out:
             partitions = consumer.partitions_for_topic(status.topic) or set()
             tps = [TopicPartition(status.topic, p) for p in sorted(partitions)]
+            status.partitions = len(tps)
             ends = consumer.end_offsets(tps)
             stable_ends = stable.end_offsets(tps)
             status.held_by_transactions = {tp.partition: end - stable_ends[tp] for tp, end in ends.items()
@@ -91,6 +98,9 @@ def table(statuses: list[StageStatus]) -> str:
         lines.append(f"{s.stage:<10} {s.state:<18} {len(s.members):>7} {s.total_lag:>7} {rate:>7}  "
                      f"{s.topic} [{per_partition}]")
         lines.extend(f"{'':<10} member {m}" for m in s.members)
+        if s.idle_members:
+            lines.append(f"{'':<10} {s.idle_members} member(s) idle: {s.topic} has {s.partitions} partitions "
+                         "(more: WIRESTREAM_PARTITIONS and `wirestream topics --apply`)")
         if s.held_by_transactions:
             held = " ".join(f"{p}:{n}" for p, n in sorted(s.held_by_transactions.items()))
             lines.append(f"{'':<10} held by open transactions [{held}]")

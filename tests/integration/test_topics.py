@@ -12,6 +12,7 @@ from tests.stages import Copy
 from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_admin, read_topic
 from wirestream.producer import publish
+from wirestream.status import collect, table
 from wirestream.testing import export_settings, running_stage, wait_for
 from wirestream.topics import inspect
 from wirestream.wirefile import parse_wire_text
@@ -61,3 +62,16 @@ def test_apply_adds_partitions_and_sets_retention_and_a_running_stage_reads_the_
         wait_for(lambda: stage.metrics.records_out == 5, timeout=60, what="the new partitions' records processed")
     out = [Article.model_validate_json(r.value) for r in read_topic(settings, settings.topic_ner, expect=5)]
     assert sorted(a.id for a in out) == sorted(a.id for a in sent)
+
+
+def test_status_reports_members_beyond_the_input_partitions_as_idle(settings):
+    settings = settings.model_copy(update={"partitions": 1})
+    ensure_topics(settings)
+    stage = {"copy": settings.topic_raw}
+    with (running_stage(Copy(settings), settings.model_copy(update={"instance_id": "first"})),
+          running_stage(Copy(settings), settings.model_copy(update={"instance_id": "second"}))):
+        wait_for(lambda: (s := collect(settings, stage, interval_s=0)[0]).state == "Stable" and len(s.members) == 2,
+                 timeout=60, what="both members in the group")
+        [status] = collect(settings, stage, interval_s=0)
+    assert status.partitions == 1 and status.idle_members == 1
+    assert f"1 member(s) idle: {settings.topic_raw} has 1 partitions" in table([status])
