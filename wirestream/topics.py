@@ -118,17 +118,21 @@ def inspect(admin: KafkaAdminClient, settings: Settings, topics: list[str] | Non
     return states
 
 
+def create(admin: KafkaAdminClient, settings: Settings, names: list[str]) -> None:
+    """Create ``names`` with the settings' partitions, replicas and configs (one that exists already is fine)."""
+    spec = {name: {"num_partitions": settings.partitions, "replication_factor": settings.replication_factor,
+                   "configs": settings.topic_configs(name)} for name in names}
+    with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
+        admin.create_topics(spec, wait_for_metadata=True)
+
+
 def reconcile(admin: KafkaAdminClient, settings: Settings, states: list[TopicState]) -> list[str]:
     """Create the missing topics, set the differing configs, add the missing partitions; what was done."""
     done = []
-    missing = [state for state in states if not state.exists]
+    missing = [state.name for state in states if not state.exists]
     if missing:
-        spec = {state.name: {"num_partitions": settings.partitions,
-                             "replication_factor": settings.replication_factor,
-                             "configs": state.wanted_configs} for state in missing}
-        with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
-            admin.create_topics(spec, wait_for_metadata=True)
-        done.extend(f"{state.name}: created with {settings.partitions} partitions" for state in missing)
+        create(admin, settings, missing)
+        done.extend(f"{name}: created with {settings.partitions} partitions" for name in missing)
     changes = [state for state in states if state.exists and state.config_changes]
     if changes:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, state.name, configs=state.config_changes)

@@ -26,3 +26,21 @@ def test_topics_are_created_with_their_retention_and_dead_letters_are_kept_until
         admin.close()
     assert described[settings.topic_raw]["retention.ms"]["value"] == "3600000"
     assert described[settings.topic_dead_letter]["retention.ms"]["value"] == "-1"
+
+
+def test_topics_are_still_created_where_the_cluster_refuses_to_describe_their_configs(settings, monkeypatch):
+    from kafka.errors import TopicAuthorizationFailedError
+
+    from wirestream import clients
+
+    def refused(*_args, **_kwargs):
+        raise TopicAuthorizationFailedError("DescribeConfigs denied by the cluster's ACLs")
+
+    monkeypatch.setattr(clients, "inspect_topics", refused)
+    clients.ensure_topics(settings)
+    clients.ensure_topics(settings.model_copy(update={"partitions": 9}))  # the drift check is skipped, not fatal
+    admin = clients.make_admin(settings)
+    try:
+        assert set(settings.pipeline_topics) <= set(admin.list_topics())
+    finally:
+        admin.close()
