@@ -42,7 +42,7 @@ class TopicState:
     wanted_partitions: int
     replicas: int | None = None
     wanted_replicas: int = 1
-    configs: dict[str, str | None] = field(default_factory=dict)  # the broker's value of each wanted key
+    configs: dict[str, str | None] = field(default_factory=dict)  # the broker's, for SHOWN and wanted keys
     wanted_configs: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -84,11 +84,6 @@ class TopicState:
         lines.extend(f"{key}={self.configs.get(key)}, settings ask for {value}"
                      for key, value in self.config_changes.items())
         return lines
-
-    @property
-    def fixable(self) -> bool:
-        """Whether ``reconcile`` would change anything for this topic."""
-        return not self.exists or bool(self.partitions_to_add or self.config_changes)
 
 
 def inspect(admin: KafkaAdminClient, settings: Settings, topics: list[str] | None = None) -> list[TopicState]:
@@ -135,10 +130,13 @@ def reconcile(admin: KafkaAdminClient, settings: Settings, states: list[TopicSta
         done.extend(f"{name}: created with {settings.partitions} partitions" for name in missing)
     changes = [state for state in states if state.exists and state.config_changes]
     if changes:
-        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, state.name, configs=state.config_changes)
-                             for state in changes])
-        done.extend(f"{state.name}: set {key}={value}" for state in changes
-                    for key, value in state.config_changes.items())
+        results = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, state.name,
+                                                      configs=state.config_changes) for state in changes])
+        for state in changes:  # the broker answers per topic; a refusal is an answer, not an exception
+            result = str(results.get("topic", {}).get(state.name, "no answer"))
+            asked = " ".join(f"{key}={value}" for key, value in state.config_changes.items())
+            done.append(f"{state.name}: set {asked}" if result == "OK"
+                        else f"{state.name}: could not set {asked}: {result}")
     grow = {state.name: NewPartitions(total_count=state.wanted_partitions)
             for state in states if state.partitions_to_add}
     if grow:

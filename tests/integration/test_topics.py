@@ -3,6 +3,7 @@ them in step; a running stage then reads the partitions it added."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from kafka import KafkaProducer
@@ -14,7 +15,7 @@ from wirestream.clients import ensure_topics, make_admin, read_topic
 from wirestream.producer import publish
 from wirestream.status import collect, table
 from wirestream.testing import export_settings, running_stage, wait_for
-from wirestream.topics import inspect
+from wirestream.topics import inspect, reconcile
 from wirestream.wirefile import parse_wire_text
 
 
@@ -75,3 +76,17 @@ def test_status_reports_members_beyond_the_input_partitions_as_idle(settings):
         [status] = collect(settings, stage, interval_s=0)
     assert status.partitions == 1 and status.idle_members == 1
     assert f"1 member(s) idle: {settings.topic_raw} has 1 partitions" in table([status])
+
+
+def test_a_config_the_broker_refuses_is_reported_not_claimed(settings):
+    ensure_topics(settings, [settings.topic_raw])
+    admin = make_admin(settings)
+    try:
+        [state] = inspect(admin, settings, [settings.topic_raw])
+        refused = dataclasses.replace(state, wanted_configs={"retention.ms": "-5"})  # below the broker's -1
+        [line] = reconcile(admin, settings, [refused])
+        [after] = inspect(admin, settings, [settings.topic_raw])
+    finally:
+        admin.close()
+    assert line.startswith(f"{settings.topic_raw}: could not set retention.ms=-5: ") and "at least -1" in line
+    assert after.configs["retention.ms"] == state.configs["retention.ms"]
