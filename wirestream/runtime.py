@@ -118,6 +118,7 @@ class StageRunner:
         self._process_s = 0.0
         self._worker: ModelWorker | None = None
         self._member: str | None = None  # the group member id the current positions belong to
+        self._owned: tuple[set[TopicPartition], bool] | None = None  # (assignment, joined) last reported
         self._hanging: HangingTransactionGuard | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class StageRunner:
                     backoff = min(backoff * 2, settings.retry_backoff_max_s)
                     continue
                 backoff = settings.retry_backoff_initial_s
+                self._note_assignment()
                 if hanging.due():  # a partition held for good by a transaction nobody will end
                     hanging.start_check(self._consumer.assignment())
                 if batch:
@@ -185,6 +187,19 @@ class StageRunner:
                         self._rewind(batch, to_committed=why.to_committed)
         finally:
             self._close()
+
+    def _note_assignment(self) -> None:
+        """Report a changed set of owned partitions; say so when a member of the group owns none."""
+        assert self._consumer is not None
+        owned, joined = set(self._consumer.assignment()), bool(self._member_id())
+        if (owned, joined) == self._owned:
+            return
+        self._owned = (owned, joined)
+        self.telemetry.assigned(owned)
+        if joined and not owned:
+            log.info("stage %s: no partition of %s left to this process: the group has more members than "
+                     "the topic has partitions; it waits as a standby (see `wirestream topics`)",
+                     self.service.name, self.service.input_topic)
 
     def _hanging_ended(self, txn: OpenTransaction) -> None:
         """Count a hanging transaction the guard ended (on the guard's thread)."""

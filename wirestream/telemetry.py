@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -52,6 +53,10 @@ class Telemetry:
                                     names, buckets=_SECONDS, registry=self.registry).labels(**labels)
         self._lag = Gauge("wirestream_consumer_lag", "Records behind the end of each input partition",
                           [*names, "topic", "partition"], registry=self.registry)
+        self._assigned = Gauge("wirestream_assigned_partitions",
+                               "Input partitions this process owns (0: the group has more members than partitions)",
+                               names, registry=self.registry).labels(**labels)
+        self._owned: set[tuple[str, int]] = set()
         self._labels = labels
         self.stuck_after_s = stuck_after_s
         self.last_poll = time.monotonic()
@@ -79,6 +84,15 @@ class Telemetry:
         """A hanging transaction ended with a ``commit`` or ``abort`` marker: worth an alert, as
         each one means a broker lost a transaction marker."""
         self._hanging.labels(**self._labels, ending=ending).inc()
+
+    def assigned(self, partitions: Iterable[Any]) -> None:
+        """The input partitions this process owns now. A partition that moved to another member takes
+        its lag series along: left standing, its last value would be counted twice in a sum."""
+        owned = {(tp.topic, tp.partition) for tp in partitions}
+        for topic, partition in self._owned - owned:
+            self._lag.remove(self._labels["stage"], self._labels["instance"], topic, str(partition))
+        self._owned = owned
+        self._assigned.set(len(owned))
 
     def lag(self, consumer: Any) -> None:
         """Lag per owned partition: the partition's end offset minus this consumer's position."""

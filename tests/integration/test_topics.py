@@ -69,13 +69,42 @@ def test_status_reports_members_beyond_the_input_partitions_as_idle(settings):
     settings = settings.model_copy(update={"partitions": 1})
     ensure_topics(settings)
     stage = {"copy": settings.topic_raw}
-    with (running_stage(Copy(settings), settings.model_copy(update={"instance_id": "first"})),
-          running_stage(Copy(settings), settings.model_copy(update={"instance_id": "second"}))):
+    with (running_stage(Copy(settings), settings.model_copy(update={"instance_id": "first"})) as first,
+          running_stage(Copy(settings), settings.model_copy(update={"instance_id": "second"})) as second):
         wait_for(lambda: (s := collect(settings, stage, interval_s=0)[0]).state == "Stable" and len(s.members) == 2,
                  timeout=60, what="both members in the group")
         [status] = collect(settings, stage, interval_s=0)
+        wait_for(lambda: sorted(_assigned(first) + _assigned(second)) == [0, 1], timeout=30,
+                 what="one member with the partition, one standby")
     assert status.partitions == 1 and status.idle_members == 1
     assert f"1 member(s) idle: {settings.topic_raw} has 1 partitions" in table([status])
+
+
+def _assigned(runner) -> list[int]:
+    """The runner's ``wirestream_assigned_partitions`` as its /metrics shows it ([] before it is set)."""
+    text = runner.telemetry.render().decode()
+    return [int(float(line.split()[-1])) for line in text.splitlines()
+            if line.startswith("wirestream_assigned_partitions{")]
+
+
+def _lag_partitions(runner) -> set[str]:
+    """The input partitions the runner's ``wirestream_consumer_lag`` has a series for."""
+    text = runner.telemetry.render().decode()
+    return {line.split('partition="')[1].split('"')[0] for line in text.splitlines()
+            if line.startswith("wirestream_consumer_lag{")}
+
+
+def test_a_partition_that_moves_to_another_member_takes_its_lag_series_along(settings):
+    settings = settings.model_copy(update={"partitions": 2, "batch_size": 5})
+    sent = [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(30)]
+    assert publish(sent, settings).ok
+    with running_stage(Copy(settings), settings.model_copy(update={"instance_id": "first"})) as first:
+        wait_for(lambda: first.metrics.records_out == 30, timeout=60, what="everything copied")
+        assert _lag_partitions(first) == {"0", "1"} and _assigned(first) == [2]
+        with running_stage(Copy(settings), settings.model_copy(update={"instance_id": "second"})) as second:
+            wait_for(lambda: _assigned(first) == [1] and _assigned(second) == [1], timeout=60,
+                     what="one partition moved to the second member")
+            assert len(_lag_partitions(first)) == 1, "the moved partition's lag is no longer reported by the first"
 
 
 def test_a_config_the_broker_refuses_is_reported_not_claimed(settings):
