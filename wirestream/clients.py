@@ -148,14 +148,13 @@ def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:
         if missing := [topic for topic in wanted if topic not in existing]:
             create_topics(admin, settings, missing)
             log.info("created topics %s", ", ".join(missing))
-        present = [topic for topic in wanted if topic in existing]
         try:
-            states = inspect_topics(admin, settings, present) if present else []
+            states = inspect_topics(admin, settings, wanted, existing)
         except KafkaError as error:
             log.debug("topics not compared with the settings: %r", error)
             states = []
         for state in states:
-            if drift := state.drift():
+            if state.exists and (drift := state.drift()):
                 log.warning("topic %s differs from the settings: %s (see `wirestream topics`)",
                             state.name, "; ".join(drift))
     finally:

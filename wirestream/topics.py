@@ -86,10 +86,12 @@ class TopicState:
         return lines
 
 
-def inspect(admin: KafkaAdminClient, settings: Settings, topics: list[str] | None = None) -> list[TopicState]:
-    """Each of ``topics`` (default: the pipeline's) as the broker has it, next to the settings."""
+def inspect(admin: KafkaAdminClient, settings: Settings, topics: list[str] | None = None,
+            existing: set[str] | None = None) -> list[TopicState]:
+    """Each of ``topics`` (default: the pipeline's) as the broker has it, next to the settings
+    (``existing``: the broker's topic names, where the caller has just listed them)."""
     names = list(dict.fromkeys(topics or settings.pipeline_topics))
-    existing = set(admin.list_topics())
+    existing = set(admin.list_topics()) if existing is None else existing
     present = [name for name in names if name in existing]
     described = {topic["name"]: topic["partitions"] for topic in admin.describe_topics(present)} if present else {}
     configs: dict[str, dict[str, Any]] = {}
