@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirestream.clients import read_topic, send_all
+from wirestream.clients import make_reader, read_topic, send_all
 from wirestream.config import Settings
 
 
@@ -137,13 +137,12 @@ def unread(settings: Settings, topic: str, committed: dict[int, int], lag: dict[
     batch came from a transactional topic keeps a lag of 1 for good on that partition (its offsets
     were committed before the marker was written). Reading what is there tells the two apart.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     lagging = [TopicPartition(topic, p) for p, n in lag.items() if n > 0]
     if not lagging:
         return 0
-    consumer = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed")
+    consumer = make_reader(settings, "read_committed")
     try:
         consumer.assign(lagging)
         for tp in lagging:

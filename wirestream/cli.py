@@ -30,6 +30,8 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print(f"Kafka jars in {broker.fetch()}")
     elif args.action == "start":
         print(broker.start())
+        if broker.sasl_port or broker.ssl_port:
+            print(broker.listeners())
     elif args.action == "stop":
         print("broker stopped" if broker.stop() else "no broker was running")
     else:
@@ -666,7 +668,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from wirestream.logs import configure
 
     configure(args.log_level, args.log_format)
-    return int(args.func(args) or 0)
+    from wirestream.connect import EXIT_UNAVAILABLE, BrokerUnavailable
+
+    try:
+        return int(args.func(args) or 0)
+    except BrokerUnavailable as error:
+        print(f"wirestream {args.command}: {error.args[0]}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from kafka.errors import (
 )
 
 from wirestream.config import Settings
+from wirestream.connect import connecting, deliver_bytes_before_close
 from wirestream.topics import create as create_topics
 from wirestream.topics import inspect as inspect_topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+deliver_bytes_before_close()  # so a broker's reason for refusing SASL credentials reaches the error
 
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -36,7 +38,8 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "max_request_size": 4 * 1024 * 1024,
     }
     options.update(overrides)
-    return KafkaProducer(**options)
+    with connecting(settings):
+        return KafkaProducer(**options)
 
 
 def send_all(settings: Settings, sends: Sequence[dict[str, Any]]) -> int:
@@ -71,10 +74,21 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
         "partition_assignment_strategy": (CooperativeStickyAssignor,),
     }
     options.update(overrides)
-    consumer = KafkaConsumer(**options)
+    with connecting(settings):
+        consumer = KafkaConsumer(**options)
     if group_id is not None:
         finish_joins_in_flight(consumer)
     return consumer
+
+
+def make_reader(settings: Settings, isolation_level: str = "read_uncommitted") -> KafkaConsumer:
+    """A consumer in no group, for reading chosen partitions and offsets (status, audit, tools).
+
+    ``read_committed``: its end offsets are the last stable offsets, and it skips aborted records.
+    """
+    with connecting(settings):
+        return KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False,
+                             isolation_level=isolation_level)
 
 
 def finish_joins_in_flight(consumer: KafkaConsumer) -> None:
@@ -110,7 +124,8 @@ def member_id(consumer: KafkaConsumer) -> str:
 
 
 def make_admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=15_000)
+    with connecting(settings):
+        return KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=15_000)
 
 
 def while_coordinator_settles(call: Callable[[], T], timeout: float = 20.0) -> T:
@@ -170,9 +185,7 @@ def read_topic(
     isolation_level: str = "read_committed",
 ) -> list[ConsumerRecord]:
     """Every record on ``topic`` from the beginning (no consumer group); waits for ``expect`` records."""
-    consumer = KafkaConsumer(
-        **settings.kafka_options(), group_id=None, enable_auto_commit=False, isolation_level=isolation_level
-    )
+    consumer = make_reader(settings, isolation_level)
     try:
         deadline = time.monotonic() + timeout
         while not (partitions := consumer.partitions_for_topic(topic)):

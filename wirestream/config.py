@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     client_id: str = "wirestream"
+    connect_timeout_ms: int = Field(
+        default=30_000, ge=100,
+        description="How long a process waits for a broker to let its first client in; then it stops with "
+        "the reason (wrong credentials, nothing listening, ...) and exit code 69.",
+    )
     metadata_max_age_ms: int = Field(
         default=300_000, ge=100,
         description="How often clients refresh topic metadata: running stages and producers see partitions "
@@ -185,6 +190,17 @@ class Settings(BaseSettings):
     broker_port: int = 9092
     broker_controller_port: int = 9093
     broker_heap: str = "512m"
+    broker_sasl_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Local broker: also listen for SASL_PLAINTEXT clients here (PLAIN, SCRAM-SHA-256, "
+        "SCRAM-SHA-512), accepting WIRESTREAM_SASL_USERNAME / WIRESTREAM_SASL_PASSWORD, to try a deployment's "
+        "authentication settings on a laptop.",
+    )
+    broker_ssl_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Local broker: also listen for TLS clients here, with a certificate signed by a local CA "
+        "(`wirestream broker start` prints where its certificate is, for WIRESTREAM_SSL_CAFILE).",
+    )
 
     def group_id(self, stage: str) -> str:
         """Consumer group of a stage: every process of the stage joins it and shares the partitions."""
@@ -197,6 +213,7 @@ class Settings(BaseSettings):
             "security_protocol": self.security_protocol,
             "client_id": self.client_id,
             "metadata_max_age_ms": self.metadata_max_age_ms,
+            "bootstrap_timeout_ms": self.connect_timeout_ms,
         }
         optional = {
             "sasl_mechanism": self.sasl_mechanism,

@@ -22,7 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import NoError
 from kafka.structs import OffsetAndMetadata
 
-from wirestream.clients import group_offsets, make_admin, while_coordinator_settles
+from wirestream.clients import group_offsets, make_admin, make_reader, while_coordinator_settles
 from wirestream.config import Settings
 from wirestream.status import member_name
 from wirestream.transactions import group_offsets_partition, open_transactions
@@ -91,8 +91,7 @@ def reset_offsets(settings: Settings, stage: str, topic: str, to: Position, *, a
     """Move ``stage``'s committed offsets on ``topic`` to ``to``; with ``apply`` false, only say how."""
     group = settings.group_id(stage)
     admin = make_admin(settings)
-    consumer = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed")
+    consumer = make_reader(settings, "read_committed")
     try:
         _refuse_while_running(admin, group)
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

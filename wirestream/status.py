@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
-from wirestream.clients import group_offsets, make_admin
+from wirestream.clients import group_offsets, make_admin, make_reader
 from wirestream.config import Settings
 
 
@@ -53,9 +53,8 @@ def member_name(member: dict[str, Any]) -> str:
 def collect(settings: Settings, stages: dict[str, str], interval_s: float = 2.0) -> list[StageStatus]:
     """Status of each ``stage -> input topic``; samples committed offsets twice, ``interval_s`` apart."""
     admin = make_admin(settings)
-    consumer = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False)
-    stable = KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False,
-                           isolation_level="read_committed")  # its end offsets are the last stable offsets
+    consumer = make_reader(settings)
+    stable = make_reader(settings, "read_committed")  # its end offsets are the last stable offsets
     try:
         out = [StageStatus(stage, settings.group_id(stage), topic) for stage, topic in stages.items()]
         try:

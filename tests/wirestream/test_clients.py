@@ -1,4 +1,4 @@
-"""Client set-up that matters for throughput."""
+"""Client set-up: what matters for throughput, topic configs, and a clear error when no broker answers."""
 
 from __future__ import annotations
 
@@ -44,3 +44,20 @@ def test_topics_are_still_created_where_the_cluster_refuses_to_describe_their_co
         assert set(settings.pipeline_topics) <= set(admin.list_topics())
     finally:
         admin.close()
+
+
+def test_a_port_where_nothing_listens_is_reported_as_such(tmp_path):
+    import socket
+
+    import pytest
+
+    from wirestream.clients import make_reader
+    from wirestream.config import Settings
+    from wirestream.connect import BrokerUnavailable
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(bootstrap_servers=f"127.0.0.1:{port}", connect_timeout_ms=1000)
+    with pytest.raises(BrokerUnavailable, match=f"at 127.0.0.1:{port} over PLAINTEXT within 1 s; nothing answered"):
+        make_reader(settings)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from wirestream.broker.tls import TlsFiles
 from wirestream.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,44 @@ rootLogger.appenderRef.file.ref = file
 logger.kafka.name = kafka
 logger.kafka.level = INFO
 """
+
+
+_SASL = """
+# SASL_PLAINTEXT listener (WIRESTREAM_BROKER_SASL_PORT): PLAIN checks the one user below; SCRAM
+# users are stored in the cluster metadata, upserted by LocalBroker.start.
+sasl.enabled.mechanisms={mechanisms}
+listener.name.sasl_plaintext.plain.sasl.jaas.config=\\
+  org.apache.kafka.common.security.plain.PlainLoginModule required user_{username}="{password}";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=\\
+  org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\\
+  org.apache.kafka.common.security.scram.ScramLoginModule required;
+"""
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_SSL = """
+# SSL listener (WIRESTREAM_BROKER_SSL_PORT): a certificate signed by a local CA, see tls.py.
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location={keystore}
+listener.name.ssl.ssl.keystore.password={password}
+listener.name.ssl.ssl.key.password={password}
+"""
+
+
+def sasl_user(settings: Settings) -> tuple[str, str]:
+    """The one user the local broker's SASL listener accepts, checked so it fits the JAAS line.
+
+    >>> sasl_user(Settings(sasl_username="app", sasl_password="s3cret"))
+    ('app', 's3cret')
+    >>> sasl_user(Settings(sasl_username="app", sasl_password='a"b'))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the local broker's SASL user needs ... without quotes, backslashes or line breaks
+    """
+    username, password = settings.sasl_username or "", settings.sasl_password or ""
+    plain_name = username.replace(".", "").replace("_", "").replace("-", "").isalnum()
+    if not (plain_name and password) or any(c in password for c in '"\\\n\r'):
+        raise ValueError("the local broker's SASL user needs WIRESTREAM_SASL_USERNAME (letters, digits, . _ -) "
+                         "and a WIRESTREAM_SASL_PASSWORD without quotes, backslashes or line breaks")
+    return username, password
 
 
 def new_cluster_id() -> str:
@@ -70,6 +109,8 @@ class LocalBroker:
         self.home: Path = self.settings.broker_home
         self.port = self.settings.broker_port
         self.controller_port = self.settings.broker_controller_port
+        self.sasl_port = self.settings.broker_sasl_port
+        self.ssl_port = self.settings.broker_ssl_port
 
     # --- paths ---------------------------------------------------------------------
     @property
@@ -91,6 +132,31 @@ class LocalBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str | None:
+        """Where SASL clients connect (``security_protocol=SASL_PLAINTEXT``), when the listener is on."""
+        return None if self.sasl_port is None else f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str | None:
+        """Where TLS clients connect (``security_protocol=SSL``, trusting :attr:`ssl_cafile`)."""
+        return None if self.ssl_port is None else f"127.0.0.1:{self.ssl_port}"
+
+    @property
+    def ssl_cafile(self) -> Path:
+        """The local CA's certificate, which signed the TLS listener's: clients' ``WIRESTREAM_SSL_CAFILE``."""
+        return self.home / f"tls-{self.port}" / "ca.pem"
+
+    def listeners(self) -> str:
+        """The client listeners, one per line, for ``wirestream broker start``."""
+        lines = [f"PLAINTEXT at {self.bootstrap}"]
+        if self.sasl_bootstrap:
+            lines.append(f"SASL_PLAINTEXT at {self.sasl_bootstrap} ({', '.join(SASL_MECHANISMS)}; "
+                         f"user {self.settings.sasl_username})")
+        if self.ssl_bootstrap:
+            lines.append(f"SSL at {self.ssl_bootstrap} (CA certificate {self.ssl_cafile})")
+        return "\n".join(lines)
 
     # --- fetch -------------------------------------------------------------------------
     def fetch(self) -> Path:
@@ -115,14 +181,25 @@ class LocalBroker:
     def _write_config(self) -> Path:
         config = self.home / f"server-{self.port}.properties"
         template = resources.files("wirestream.broker").joinpath("server.properties").read_text()
-        config.write_text(
-            template.format(
-                port=self.port,
-                controller_port=self.controller_port,
-                data_dir=self.data_dir,
-                partitions=self.settings.partitions,
-            )
+        listeners = {"PLAINTEXT": self.port}
+        if self.sasl_port is not None:
+            listeners["SASL_PLAINTEXT"] = self.sasl_port
+        if self.ssl_port is not None:
+            listeners["SSL"] = self.ssl_port
+        text = template.format(
+            listeners=",".join(f"{name}://127.0.0.1:{port}" for name, port in listeners.items()),
+            protocols=",".join(f"{name}:{name}" for name in listeners),
+            controller_port=self.controller_port,
+            data_dir=self.data_dir,
+            partitions=self.settings.partitions,
         )
+        if self.sasl_port is not None:
+            username, password = sasl_user(self.settings)
+            text += _SASL.format(mechanisms=",".join(SASL_MECHANISMS), username=username, password=password)
+        if self.ssl_port is not None:
+            tls = TlsFiles.ensure(self.ssl_cafile.parent)
+            text += _SSL.format(keystore=tls.keystore, password=tls.password)
+        config.write_text(text)
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(log_file=self.home / "kafka-server.log"))
         return config
 
@@ -206,10 +283,29 @@ class LocalBroker:
         self.pid_file.write_text(str(process.pid))
         try:
             self.wait_ready(timeout_s, process)
+            if self.sasl_port is not None:
+                self._add_scram_user()
         except Exception:
             self.stop()
             raise
         return self.status()
+
+    def _add_scram_user(self) -> None:
+        """Store the SASL user's SCRAM credentials (both hashes) in the cluster; upserting twice is harmless."""
+        from kafka import KafkaAdminClient
+        from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
+
+        username, password = sasl_user(self.settings)
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+        try:
+            for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):
+                # one mechanism per request: the broker refuses two changes of one user in a request
+                error = admin.alter_user_scram_credentials(
+                    [UserScramCredentialUpsertion(username, mechanism, password)]).get(username)
+                if error:
+                    raise RuntimeError(f"could not store {mechanism.name} credentials for {username}: {error}")
+        finally:
+            admin.close()
 
     def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
         """Block until the broker answers a metadata request with itself as controller."""

@@ -1,0 +1,163 @@
+"""Connecting to Kafka: one clear error, with the broker's reason, when no broker lets a client in.
+
+kafka-python retries its first connection until ``bootstrap_timeout_ms`` (30 s) and then raises
+``KafkaTimeoutError: Unable to bootstrap from [...]``, whatever went wrong: nothing listening,
+TLS refused, or wrong SASL credentials. The reason only reaches its log, among dozens of
+reconnect lines. :func:`connecting` keeps the last reason it logged and raises
+:class:`BrokerUnavailable` naming the servers, the security settings and that reason, which the
+CLI prints as one line (exit code :data:`EXIT_UNAVAILABLE`).
+
+Wrong SASL credentials need one more fix (:func:`deliver_bytes_before_close`): the broker answers
+the failed SaslAuthenticate with its reason and closes the connection; kafka-python 3.0 reads the
+answer and the close in one go and drops the answer, so all it can say is "socket disconnected".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kafka.errors import KafkaTimeoutError
+
+from wirestream.config import Settings
+
+log = logging.getLogger(__name__)
+
+EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: a service the command needs is not available
+_REASONS = ("kafka.net.manager", "kafka.net.connection")
+
+
+class BrokerUnavailable(KafkaTimeoutError):
+    """No broker accepted a client's connection in time; the message says which, how and why.
+
+    A subclass of ``KafkaTimeoutError`` (what kafka-python raises there), so callers that
+    already handle that keep doing so.
+    """
+
+
+class _LastReason(logging.Handler):
+    """Remembers the last reason kafka-python logged for a failed connection attempt."""
+
+    _pattern = re.compile(r"(?:Bootstrap connection to \S+ failed|Connection (?:failed|lost)): (.*?)"
+                          r"(?: \(backoff [\d.]+ secs\))?$")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reason: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self._pattern.search(record.getMessage())
+        if match and not (self.reason and match.group(1).endswith("socket disconnected")):
+            self.reason = match.group(1)  # a specific reason is not replaced by the bare disconnect after it
+
+
+def describe(settings: Settings) -> str:
+    """How a client connects, for error messages (never the password).
+
+    >>> describe(Settings(bootstrap_servers="k1:9093,k2:9093"))
+    'k1:9093,k2:9093 over PLAINTEXT'
+    >>> describe(Settings(bootstrap_servers="k:9094", security_protocol="SASL_SSL", sasl_username="app"))
+    'k:9094 over SASL_SSL (PLAIN as app)'
+    """
+    how = f"{settings.bootstrap_servers} over {settings.security_protocol}"
+    if settings.security_protocol.startswith("SASL"):
+        how += f" ({settings.sasl_mechanism or 'PLAIN'} as {settings.sasl_username or '?'})"
+    return how
+
+
+def unavailable(settings: Settings, reason: str | None, waited_s: float) -> BrokerUnavailable:
+    """The error for a client that could not connect; the reason cut to what a person needs.
+
+    >>> print(unavailable(Settings(bootstrap_servers="k:9092"), None, 30.04))  # doctest: +ELLIPSIS
+    BrokerUnavailable: no Kafka broker let a client in at k:9092 over PLAINTEXT within 30 s; nothing answered ...
+    >>> sasl = Settings(bootstrap_servers="k:9094", security_protocol="SASL_PLAINTEXT", sasl_username="app")
+    >>> print(unavailable(sasl, "[Error 58] SaslAuthenticationFailedError: SaslAuthenticationFailedError: "
+    ...                         "Authentication failed: Invalid username or password", 30))  # doctest: +ELLIPSIS
+    BrokerUnavailable: ... within 30 s; the broker refused the credentials: Authentication failed: Invalid ...
+    """
+    where = f"no Kafka broker let a client in at {describe(settings)} within {waited_s:.0f} s"
+    if reason is None or "ECONNREFUSED" in reason or "Connection refused" in reason:
+        return BrokerUnavailable(f"{where}; nothing answered (is the broker running, and is "
+                                 "WIRESTREAM_BOOTSTRAP_SERVERS right?)")
+    detail = re.sub(r"^(?:\[Error \d+\] )?(?:\w+Error: )+", "", reason)  # "[Error 58] XError: XError: why"
+    if "SaslAuthenticationFailedError" in reason:
+        return BrokerUnavailable(f"{where}; the broker refused the credentials: {detail}")
+    if "socket disconnected" in reason and settings.security_protocol == "PLAINTEXT":
+        detail += " (a TLS or SASL listener closes plain connections: check WIRESTREAM_SECURITY_PROTOCOL)"
+    return BrokerUnavailable(f"{where}; last error: {detail}")
+
+
+@contextmanager
+def connecting(settings: Settings) -> Iterator[None]:
+    """Create kafka-python clients inside this; a failed bootstrap becomes :class:`BrokerUnavailable`."""
+    handler = _LastReason()
+    loggers = [logging.getLogger(name) for name in _REASONS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    started = time.monotonic()
+    try:
+        yield
+    except KafkaTimeoutError as error:
+        if isinstance(error, BrokerUnavailable) or "Unable to bootstrap" not in str(error):
+            raise
+        raise unavailable(settings, handler.reason, time.monotonic() - started) from error
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+_patched = threading.Lock()
+
+
+def deliver_bytes_before_close() -> bool:
+    """Make kafka-python hand the bytes read with a connection's close to the protocol before closing.
+
+    kafka-python 3.0's ``KafkaTCPTransport._read_from_sock`` drops whatever it read in the same
+    pass as the end of the stream. A broker that refuses SASL credentials sends its reason and
+    closes at once, so the reason was always lost. Here the bytes go to the protocol first and the
+    close follows as the next task of the client's IO loop, after the SASL exchange has read the
+    answer. Returns False (and changes nothing) where kafka-python's internals differ.
+    """
+    try:
+        import kafka.errors as errors
+        from kafka.net.transport import KafkaTCPTransport
+    except ImportError:  # pragma: no cover - other kafka-python layouts
+        return False
+    with _patched:
+        if getattr(KafkaTCPTransport, "_wirestream_delivers_last_bytes", False):
+            return True
+        if not all(hasattr(KafkaTCPTransport, name) for name in ("_read_from_sock", "_sock_recv", "abort")):
+            log.warning("kafka-python internals changed; broker reasons for a closed connection may be lost")
+            return False
+
+        async def _read_from_sock(self: Any) -> None:
+            while self._read and not self._closed:
+                await self._net.wait_read(self._sock)
+                data, error = self._sock_recv()
+                if data:
+                    self.last_read = time.monotonic()
+                    if self._protocol and self._protocol._sensors:
+                        self._protocol._sensors.bytes_received.record(len(data))
+                    try:
+                        self._protocol.data_received(data)
+                    except errors.KafkaProtocolError as protocol_error:
+                        return self.abort(error=protocol_error)
+                if error:
+                    if not data:
+                        return self.abort(error=error)
+
+                    async def abort_after_the_answer(error: Exception = error) -> None:
+                        self.abort(error=error)
+
+                    self._net.call_soon(abort_after_the_answer)
+                    return None
+            return None
+
+        KafkaTCPTransport._read_from_sock = _read_from_sock
+        KafkaTCPTransport._wirestream_delivers_last_bytes = True
+        return True
