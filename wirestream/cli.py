@@ -30,7 +30,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print(f"Kafka jars in {broker.fetch()}")
     elif args.action == "start":
         print(broker.start())
-        if broker.sasl_port or broker.ssl_port:
+        if broker.secured_listeners:
             print(broker.listeners())
     elif args.action == "stop":
         print("broker stopped" if broker.stop() else "no broker was running")

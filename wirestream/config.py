@@ -201,6 +201,11 @@ class Settings(BaseSettings):
         description="Local broker: also listen for TLS clients here, with a certificate signed by a local CA "
         "(`wirestream broker start` prints where its certificate is, for WIRESTREAM_SSL_CAFILE).",
     )
+    broker_sasl_ssl_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Local broker: also listen for SASL_SSL clients here (TLS as on the SSL port, SASL as on the "
+        "SASL port), the combination managed Kafka services use.",
+    )
 
     def group_id(self, stage: str) -> str:
         """Consumer group of a stage: every process of the stage joins it and shares the partitions."""

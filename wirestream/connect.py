@@ -41,10 +41,16 @@ class BrokerUnavailable(KafkaTimeoutError):
 
 
 class _LastReason(logging.Handler):
-    """Remembers the last reason kafka-python logged for a failed connection attempt."""
+    """Remembers the last reason kafka-python logged for a failed connection attempt.
+
+    A later reason replaces an earlier one only if it says as much: one that settles the matter
+    (credentials or certificate refused) is kept over a disconnect, and anything over the "Request
+    timed out" of the attempt that the deadline cut short.
+    """
 
     _pattern = re.compile(r"(?:Bootstrap connection to \S+ failed|Connection (?:failed|lost)): (.*?)"
                           r"(?: \(backoff [\d.]+ secs\))?$")
+    _decisive = ("AuthenticationFailed", "UnsupportedSaslMechanism", "Handshake failed")
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -52,8 +58,15 @@ class _LastReason(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         match = self._pattern.search(record.getMessage())
-        if match and not (self.reason and match.group(1).endswith("socket disconnected")):
-            self.reason = match.group(1)  # a specific reason is not replaced by the bare disconnect after it
+        if match and self._weight(match.group(1)) >= self._weight(self.reason):
+            self.reason = match.group(1)
+
+    def _weight(self, reason: str | None) -> int:
+        if reason is None:
+            return -1
+        if any(mark in reason for mark in self._decisive):
+            return 2
+        return 0 if "timed out" in reason.lower() else 1
 
 
 def describe(settings: Settings) -> str:

@@ -61,3 +61,19 @@ def test_a_port_where_nothing_listens_is_reported_as_such(tmp_path):
     settings = Settings(bootstrap_servers=f"127.0.0.1:{port}", connect_timeout_ms=1000)
     with pytest.raises(BrokerUnavailable, match=f"at 127.0.0.1:{port} over PLAINTEXT within 1 s; nothing answered"):
         make_reader(settings)
+
+
+def test_the_reason_kept_is_the_one_that_says_most_not_the_last():
+    """The broker's refusal outlives later disconnects and the timeout of the attempt the deadline cut short."""
+    import logging
+
+    from wirestream.connect import _LastReason
+
+    handler = _LastReason()
+    logged = ["Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected (backoff 0.05 secs)",
+              "Connection failed: [Error 58] SaslAuthenticationFailedError: Authentication failed",
+              "Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected (backoff 0.1 secs)",
+              "Bootstrap connection to bootstrap-0 failed: KafkaTimeoutError: Request timed out after 69 ms"]
+    for message in logged:
+        handler.emit(logging.LogRecord("kafka.net.manager", logging.WARNING, "", 0, message, None, None))
+    assert handler.reason == "[Error 58] SaslAuthenticationFailedError: Authentication failed"

@@ -36,23 +36,21 @@ logger.kafka.level = INFO
 
 
 _SASL = """
-# SASL_PLAINTEXT listener (WIRESTREAM_BROKER_SASL_PORT): PLAIN checks the one user below; SCRAM
-# users are stored in the cluster metadata, upserted by LocalBroker.start.
-sasl.enabled.mechanisms={mechanisms}
-listener.name.sasl_plaintext.plain.sasl.jaas.config=\\
+# {name}: PLAIN checks the one user below; SCRAM users live in the cluster metadata (LocalBroker.start)
+listener.name.{listener}.plain.sasl.jaas.config=\\
   org.apache.kafka.common.security.plain.PlainLoginModule required user_{username}="{password}";
-listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=\\
+listener.name.{listener}.scram-sha-256.sasl.jaas.config=\\
   org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\\
+listener.name.{listener}.scram-sha-512.sasl.jaas.config=\\
   org.apache.kafka.common.security.scram.ScramLoginModule required;
 """
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _SSL = """
-# SSL listener (WIRESTREAM_BROKER_SSL_PORT): a certificate signed by a local CA, see tls.py.
-listener.name.ssl.ssl.keystore.type=PKCS12
-listener.name.ssl.ssl.keystore.location={keystore}
-listener.name.ssl.ssl.keystore.password={password}
-listener.name.ssl.ssl.key.password={password}
+# {name}: a certificate signed by a local CA (tls.py)
+listener.name.{listener}.ssl.keystore.type=PKCS12
+listener.name.{listener}.ssl.keystore.location={keystore}
+listener.name.{listener}.ssl.keystore.password={password}
+listener.name.{listener}.ssl.key.password={password}
 """
 
 
@@ -111,6 +109,7 @@ class LocalBroker:
         self.controller_port = self.settings.broker_controller_port
         self.sasl_port = self.settings.broker_sasl_port
         self.ssl_port = self.settings.broker_ssl_port
+        self.sasl_ssl_port = self.settings.broker_sasl_ssl_port
 
     # --- paths ---------------------------------------------------------------------
     @property
@@ -134,28 +133,35 @@ class LocalBroker:
         return f"127.0.0.1:{self.port}"
 
     @property
-    def sasl_bootstrap(self) -> str | None:
-        """Where SASL clients connect (``security_protocol=SASL_PLAINTEXT``), when the listener is on."""
-        return None if self.sasl_port is None else f"127.0.0.1:{self.sasl_port}"
+    def secured_listeners(self) -> dict[str, int]:
+        """The listeners beyond PLAINTEXT that the settings ask for: security protocol -> port."""
+        ports = {"SASL_PLAINTEXT": self.sasl_port, "SSL": self.ssl_port, "SASL_SSL": self.sasl_ssl_port}
+        return {protocol: port for protocol, port in ports.items() if port is not None}
+
+    def bootstrap_for(self, protocol: str) -> str:
+        """Where clients with ``security_protocol=protocol`` connect (TLS ones trusting :attr:`ssl_cafile`)."""
+        port = self.port if protocol == "PLAINTEXT" else self.secured_listeners[protocol]
+        return f"127.0.0.1:{port}"
 
     @property
-    def ssl_bootstrap(self) -> str | None:
-        """Where TLS clients connect (``security_protocol=SSL``, trusting :attr:`ssl_cafile`)."""
-        return None if self.ssl_port is None else f"127.0.0.1:{self.ssl_port}"
+    def sasl_listeners(self) -> list[str]:
+        return [name for name in self.secured_listeners if name.startswith("SASL")]
 
     @property
     def ssl_cafile(self) -> Path:
-        """The local CA's certificate, which signed the TLS listener's: clients' ``WIRESTREAM_SSL_CAFILE``."""
+        """The local CA's certificate, which signed the TLS listeners': clients' ``WIRESTREAM_SSL_CAFILE``."""
         return self.home / f"tls-{self.port}" / "ca.pem"
 
     def listeners(self) -> str:
         """The client listeners, one per line, for ``wirestream broker start``."""
         lines = [f"PLAINTEXT at {self.bootstrap}"]
-        if self.sasl_bootstrap:
-            lines.append(f"SASL_PLAINTEXT at {self.sasl_bootstrap} ({', '.join(SASL_MECHANISMS)}; "
-                         f"user {self.settings.sasl_username})")
-        if self.ssl_bootstrap:
-            lines.append(f"SSL at {self.ssl_bootstrap} (CA certificate {self.ssl_cafile})")
+        for protocol in self.secured_listeners:
+            notes = []
+            if protocol.startswith("SASL"):
+                notes.append(f"{', '.join(SASL_MECHANISMS)} as {self.settings.sasl_username}")
+            if protocol.endswith("SSL"):
+                notes.append(f"CA certificate {self.ssl_cafile}")
+            lines.append(f"{protocol} at {self.bootstrap_for(protocol)} ({'; '.join(notes)})")
         return "\n".join(lines)
 
     # --- fetch -------------------------------------------------------------------------
@@ -181,11 +187,7 @@ class LocalBroker:
     def _write_config(self) -> Path:
         config = self.home / f"server-{self.port}.properties"
         template = resources.files("wirestream.broker").joinpath("server.properties").read_text()
-        listeners = {"PLAINTEXT": self.port}
-        if self.sasl_port is not None:
-            listeners["SASL_PLAINTEXT"] = self.sasl_port
-        if self.ssl_port is not None:
-            listeners["SSL"] = self.ssl_port
+        listeners = {"PLAINTEXT": self.port, **self.secured_listeners}
         text = template.format(
             listeners=",".join(f"{name}://127.0.0.1:{port}" for name, port in listeners.items()),
             protocols=",".join(f"{name}:{name}" for name in listeners),
@@ -193,13 +195,17 @@ class LocalBroker:
             data_dir=self.data_dir,
             partitions=self.settings.partitions,
         )
-        if self.sasl_port is not None:
+        if self.sasl_listeners:
             username, password = sasl_user(self.settings)
-            text += _SASL.format(mechanisms=",".join(SASL_MECHANISMS), username=username, password=password)
-        if self.ssl_port is not None:
-            tls = TlsFiles.ensure(self.ssl_cafile.parent)
-            text += _SSL.format(keystore=tls.keystore, password=tls.password)
+            text += f"sasl.enabled.mechanisms={','.join(SASL_MECHANISMS)}\n"
+        for name in self.secured_listeners:
+            if name.startswith("SASL"):
+                text += _SASL.format(name=name, listener=name.lower(), username=username, password=password)
+            if name.endswith("SSL"):
+                tls = TlsFiles.ensure(self.ssl_cafile.parent)
+                text += _SSL.format(name=name, listener=name.lower(), keystore=tls.keystore, password=tls.password)
         config.write_text(text)
+        config.chmod(0o600)  # it may hold the SASL password and the keystore's
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(log_file=self.home / "kafka-server.log"))
         return config
 
@@ -283,7 +289,7 @@ class LocalBroker:
         self.pid_file.write_text(str(process.pid))
         try:
             self.wait_ready(timeout_s, process)
-            if self.sasl_port is not None:
+            if self.sasl_listeners:
                 self._add_scram_user()
         except Exception:
             self.stop()
