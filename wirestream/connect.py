@@ -50,7 +50,7 @@ class _LastReason(logging.Handler):
 
     _pattern = re.compile(r"(?:Bootstrap connection to \S+ failed|Connection (?:failed|lost)): (.*?)"
                           r"(?: \(backoff [\d.]+ secs\))?$")
-    _decisive = ("AuthenticationFailed", "UnsupportedSaslMechanism", "Handshake failed")
+    _decisive = ("AuthenticationFailed", "UnsupportedSaslMechanism", "Handshake failed", "[SSL: ")
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -100,6 +100,12 @@ def unavailable(settings: Settings, reason: str | None, waited_s: float) -> Brok
     detail = re.sub(r"^(?:\[Error \d+\] )?(?:\w+Error: )+", "", reason)  # "[Error 58] XError: XError: why"
     if "SaslAuthenticationFailedError" in reason:
         return BrokerUnavailable(f"{where}; the broker refused the credentials: {detail}")
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        return BrokerUnavailable(f"{where}; this client does not trust the broker's certificate (is "
+                                 f"WIRESTREAM_SSL_CAFILE the CA that signed it?): {detail}")
+    if any(alert in reason for alert in ("ALERT_CERTIFICATE_UNKNOWN", "ALERT_BAD_CERTIFICATE", "CERTIFICATE_REQUIRED")):
+        return BrokerUnavailable(f"{where}; the broker refused the client certificate (WIRESTREAM_SSL_CERTFILE): "
+                                 f"{detail}")
     if "socket disconnected" in reason and settings.security_protocol == "PLAINTEXT":
         detail += " (a TLS or SASL listener closes plain connections: check WIRESTREAM_SECURITY_PROTOCOL)"
     return BrokerUnavailable(f"{where}; last error: {detail}")

@@ -4,8 +4,9 @@ The settings for a secured cluster (``WIRESTREAM_SECURITY_PROTOCOL``, ``_SASL_ME
 ``_SASL_USERNAME``, ``_SASL_PASSWORD``, ``_SSL_CAFILE``) reach every client wirestream makes:
 admin, idempotent and transactional producers, group consumers. The tests start a local broker of
 their own with a SASL_PLAINTEXT listener (``WIRESTREAM_BROKER_SASL_PORT``: PLAIN and both SCRAM
-hashes), a TLS listener (``WIRESTREAM_BROKER_SSL_PORT``: a certificate signed by a local CA) and a
-SASL_SSL listener, the two together as managed Kafka services have them.
+hashes), a TLS listener (``WIRESTREAM_BROKER_SSL_PORT``: a certificate signed by a local CA, and a
+client certificate checked when offered) and a SASL_SSL listener, the two together as managed Kafka
+services have them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from schemas import Article
 from tests.conftest import SEEDS
 from tests.stages import Copy
 from wirestream.broker import LocalBroker
+from wirestream.broker.tls import TlsFiles
 from wirestream.cli import main
 from wirestream.clients import make_admin, read_topic
 from wirestream.config import Settings
@@ -107,5 +109,25 @@ def test_wrong_credentials_stop_the_command_with_the_brokers_reason(secured_brok
 def test_a_client_that_does_not_trust_the_brokers_certificate_says_so(secured_broker, settings):
     untrusting = _secured(settings, secured_broker, "SSL").model_copy(
         update={"ssl_cafile": None, "connect_timeout_ms": 3000})
-    with pytest.raises(BrokerUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(BrokerUnavailable, match=r"this client does not trust the broker's certificate .*"
+                                                 "CERTIFICATE_VERIFY_FAILED"):
         make_admin(untrusting)
+
+
+def test_mutual_tls_a_stage_runs_with_a_client_certificate_and_a_stranger_is_refused(secured_broker, settings):
+    """The broker checks an offered client certificate against its CA: the CA's passes, a self-signed one does not."""
+    tls = TlsFiles.ensure(secured_broker.ssl_cafile.parent)
+    own = tls.client("pipeline")
+    settings = _secured(settings, secured_broker, "SSL").model_copy(
+        update={"ssl_certfile": str(own), "ssl_keyfile": str(own)})
+    sent = [parse_wire_text("date 2025-03-01 Lima, Mar 1 (EFE) One story.", source="t")]
+    with running_stage(Copy(settings), settings) as stage:
+        assert publish(sent, settings).ok
+        wait_for(lambda: stage.metrics.records_out == 1, timeout=60, what="the stage copying over mutual TLS")
+
+    stranger = tls.client("stranger", signed=False)
+    refused = settings.model_copy(update={"ssl_certfile": str(stranger), "ssl_keyfile": str(stranger),
+                                          "connect_timeout_ms": 3000})
+    refusal = r"the broker refused the client certificate \(WIRESTREAM_SSL_CERTFILE\): .*CERTIFICATE_UNKNOWN"
+    with pytest.raises(BrokerUnavailable, match=refusal):
+        make_admin(refused)

@@ -51,6 +51,11 @@ listener.name.{listener}.ssl.keystore.type=PKCS12
 listener.name.{listener}.ssl.keystore.location={keystore}
 listener.name.{listener}.ssl.keystore.password={password}
 listener.name.{listener}.ssl.key.password={password}
+# a client certificate, when offered, must be the local CA's (its entry in the same store)
+listener.name.{listener}.ssl.client.auth=requested
+listener.name.{listener}.ssl.truststore.type=PKCS12
+listener.name.{listener}.ssl.truststore.location={keystore}
+listener.name.{listener}.ssl.truststore.password={password}
 """
 
 
