@@ -29,7 +29,11 @@ def cmd_broker(args: argparse.Namespace) -> int:
     if args.action == "fetch":
         print(f"Kafka jars in {broker.fetch()}")
     elif args.action == "start":
-        print(broker.start())
+        try:
+            print(broker.start())
+        except ValueError as error:  # settings the broker cannot take, e.g. a SASL listener without a user
+            print(f"wirestream broker: {error}", file=sys.stderr)
+            return 2
         if broker.secured_listeners:
             print(broker.listeners())
     elif args.action == "stop":
