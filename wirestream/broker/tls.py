@@ -40,7 +40,6 @@ class TlsFiles:
         secret.chmod(0o600)
         return cls(files.ca, files.keystore, password)
 
-
     def client(self, name: str, *, signed: bool = True) -> Path:
         """A client's key and certificate in one PEM file (``WIRESTREAM_SSL_CERTFILE`` and ``_KEYFILE``).
 
