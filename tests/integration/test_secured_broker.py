@@ -18,6 +18,7 @@ import pytest
 
 from schemas import Article
 from tests.conftest import SEEDS
+from tests.factories import stories
 from tests.stages import Copy
 from wirestream.broker import LocalBroker
 from wirestream.broker.tls import TlsFiles
@@ -27,7 +28,6 @@ from wirestream.config import Settings
 from wirestream.connect import EXIT_UNAVAILABLE, BrokerUnavailable
 from wirestream.producer import publish
 from wirestream.testing import TEST_BROKER_PORT, export_settings, running_stage, settings_env, wait_for
-from wirestream.wirefile import parse_wire_text
 
 PORT = TEST_BROKER_PORT + 300
 USER, PASSWORD = "pipeline", "s3cret-for-tests"
@@ -68,7 +68,7 @@ def test_a_stage_runs_exactly_once(secured_broker, settings, protocol, mechanism
     """Topic creation, the idempotent producer, the group consumer and transactions, all secured."""
     settings = _secured(settings, secured_broker, protocol, mechanism)
     assert settings.delivery == "exactly_once"
-    sent = [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(3)]
+    sent = stories(0, 3)
     with running_stage(Copy(settings), settings) as stage:
         assert publish(sent, settings).ok
         wait_for(lambda: stage.metrics.records_out == 3, timeout=60, what=f"the stage copying over {protocol}")
@@ -120,7 +120,7 @@ def test_mutual_tls_a_stage_runs_with_a_client_certificate_and_a_stranger_is_ref
     own = tls.client("pipeline")
     settings = _secured(settings, secured_broker, "SSL").model_copy(
         update={"ssl_certfile": str(own), "ssl_keyfile": str(own)})
-    sent = [parse_wire_text("date 2025-03-01 Lima, Mar 1 (EFE) One story.", source="t")]
+    sent = stories(0, 1)
     with running_stage(Copy(settings), settings) as stage:
         assert publish(sent, settings).ok
         wait_for(lambda: stage.metrics.records_out == 1, timeout=60, what="the stage copying over mutual TLS")

@@ -9,6 +9,7 @@ import logging
 from kafka import KafkaProducer
 
 from schemas import Article
+from tests.factories import stories
 from tests.stages import Copy
 from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_admin, read_topic
@@ -16,7 +17,6 @@ from wirestream.producer import publish
 from wirestream.status import collect, table
 from wirestream.testing import export_settings, running_stage, wait_for
 from wirestream.topics import inspect, reconcile
-from wirestream.wirefile import parse_wire_text
 
 
 def _states(settings):
@@ -37,7 +37,7 @@ def test_apply_adds_partitions_and_sets_retention_and_a_running_stage_reads_the_
     assert "2 partitions, settings ask for 4" in caplog.text, "a stage starting with other settings warns"
     assert _states(grown)[grown.topic_raw].partitions == 2, "and changes nothing itself"
 
-    sent = [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(5)]
+    sent = stories(0, 5)
     with running_stage(Copy(settings), settings) as stage:
         assert publish(sent[:1], settings).ok
         wait_for(lambda: stage.metrics.records_out == 1, timeout=60, what="the stage under way")
@@ -96,7 +96,7 @@ def _lag_partitions(runner) -> set[str]:
 
 def test_a_partition_that_moves_to_another_member_takes_its_lag_series_along(settings):
     settings = settings.model_copy(update={"partitions": 2, "batch_size": 5})
-    sent = [parse_wire_text(f"date 2025-03-01 Lima, Mar 1 (EFE) Story {n}.", source="t") for n in range(30)]
+    sent = stories(0, 30)
     assert publish(sent, settings).ok
     with running_stage(Copy(settings), settings.model_copy(update={"instance_id": "first"})) as first:
         wait_for(lambda: first.metrics.records_out == 30, timeout=60, what="everything copied")

@@ -73,7 +73,7 @@ def test_the_reason_kept_is_the_one_that_says_most_not_the_last():
     logged = ["Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected (backoff 0.05 secs)",
               "Connection failed: [Error 58] SaslAuthenticationFailedError: Authentication failed",
               "Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected (backoff 0.1 secs)",
-              "Bootstrap connection to bootstrap-0 failed: KafkaTimeoutError: Request timed out after 69 ms"]
+              "Bootstrap connection to b-0 failed: KafkaTimeoutError: Request timed out after 69 ms"]
     for message in logged:
         handler.emit(logging.LogRecord("kafka.net.manager", logging.WARNING, "", 0, message, None, None))
     assert handler.reason == "[Error 58] SaslAuthenticationFailedError: Authentication failed"

@@ -27,18 +27,15 @@ class TlsFiles:
     @classmethod
     def ensure(cls, directory: Path) -> TlsFiles:
         """The files in ``directory``, made there first if missing (a CA and a broker certificate it signed)."""
-        files = cls(directory / "ca.pem", directory / "broker.p12", "")
-        secret = directory / "password"
-        if files.ca.exists() and files.keystore.exists() and secret.exists():
-            return cls(files.ca, files.keystore, secret.read_text().strip())
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in (files.ca, files.keystore, directory / "ca.p12"):
-            stale.unlink(missing_ok=True)
-        password = secrets.token_hex(16)
-        _make(directory, password)
-        secret.write_text(password)
-        secret.chmod(0o600)
-        return cls(files.ca, files.keystore, password)
+        ca, keystore, secret = directory / "ca.pem", directory / "broker.p12", directory / "password"
+        if not (ca.exists() and keystore.exists() and secret.exists()):
+            directory.mkdir(parents=True, exist_ok=True)
+            for stale in (ca, keystore, directory / "ca.p12"):
+                stale.unlink(missing_ok=True)
+            _make(directory, password := secrets.token_hex(16))
+            secret.write_text(password)
+            secret.chmod(0o600)
+        return cls(ca, keystore, secret.read_text().strip())
 
     def client(self, name: str, *, signed: bool = True) -> Path:
         """A client's key and certificate in one PEM file (``WIRESTREAM_SSL_CERTFILE`` and ``_KEYFILE``).
