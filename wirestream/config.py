@@ -250,5 +250,10 @@ class Settings(BaseSettings):
 
     @property
     def pipeline_topics(self) -> list[str]:
-        """Every topic the pipeline uses, created up front with ``partitions`` partitions."""
-        return [self.topic_raw, self.topic_ner, self.topic_enriched, self.topic_stored, self.topic_dead_letter]
+        """Every topic the pipeline uses, created up front with ``partitions`` partitions.
+
+        >>> Settings().pipeline_topics[-1]  # where ingestion diverts articles in other languages
+        'wirestream.other-languages'
+        """
+        return [self.topic_raw, self.topic_ner, self.topic_enriched, self.topic_stored, self.topic_dead_letter,
+                self.topic_other_languages]

@@ -49,6 +49,7 @@ def test_apply_adds_partitions_and_sets_retention_and_a_running_stage_reads_the_
         assert f"{grown.topic_raw}: 2 -> 4 partitions" in out and f"{grown.topic_raw}: set retention.ms=3600000" in out
         assert f"{grown.topic_dead_letter}: set" not in out, "dead letters keep their own retention"
         states = _states(grown)
+        assert grown.topic_other_languages in states, "the topic ingestion diverts other languages to is covered"
         assert all(state.partitions == 4 and not state.drift() for state in states.values())
         assert states[grown.topic_raw].configs["retention.ms"] == "3600000"
         assert states[grown.topic_dead_letter].configs["retention.ms"] == "-1"
