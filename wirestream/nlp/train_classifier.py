@@ -311,7 +311,7 @@ def train_classifier(config: ClassifierTrainingConfig, progress: Callable[[str],
         if config.evaluate:
             model.eval()
             classifier = TextClassifier(model, tokenizer, max_length=config.max_length, device=str(device))
-            trainer.select(epoch, *dev_details(config, classifier, dev))
+            trainer.select_scored(epoch, partial(dev_details, config, classifier, dev))
         if trainer.done:
             break
     result = trainer.finish()

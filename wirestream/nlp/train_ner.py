@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -127,6 +128,12 @@ def build_model(base: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def _valid_details(docs: list[Document], classifier: TokenClassifier) -> tuple[float, dict[str, float]]:
+    """Entity micro F1 on the validation documents (the selection figure), with its precision and recall."""
+    precision, recall, f1 = evaluate_documents(docs, classifier).micro()
+    return f1, {"valid_precision": round(precision, 4), "valid_recall": round(recall, 4), "valid_f1": round(f1, 4)}
+
+
 def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
     device = prepare(config)
     model, tokenizer = build_model(config.base_model or default_base_model())
@@ -155,9 +162,7 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
         if config.evaluate:
             model.eval()
             classifier = TokenClassifier(model, tokenizer, window=config.max_length, device=str(device))
-            precision, recall, f1 = evaluate_documents(valid_docs, classifier).micro()
-            trainer.select(epoch, f1, {"valid_precision": round(precision, 4), "valid_recall": round(recall, 4),
-                                       "valid_f1": round(f1, 4)})
+            trainer.select_scored(epoch, partial(_valid_details, valid_docs, classifier))
         if trainer.done:
             break
     result = trainer.finish()

@@ -33,3 +33,61 @@ def test_the_order_seed_reorders_the_batches_and_is_itself_reproducible(data_dir
     first, again, other = run(1), run(1), run(2)
     assert first == again
     assert first != other
+
+
+def test_a_weight_average_is_scored_beside_the_weights_and_kept_when_dev_prefers_it(tmp_path):
+    """``average_decay``: each epoch scores the trained weights and their moving average; the better stays."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from wirestream.nlp.training import Trainer, TrainingConfig
+
+    class Line(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> SimpleNamespace:
+            return SimpleNamespace(loss=((self.weight * x - y) ** 2).mean())
+
+    torch.manual_seed(0)
+    model = Line()
+    config = TrainingConfig(data_dir=tmp_path, output_dir=None, learning_rate=0.1, warmup_ratio=0.0,
+                            weight_decay=0.0, average_decay=0.9)
+    trainer = Trainer(model, config, total_steps=40, progress=lambda line: None)
+    x = torch.linspace(-1, 1, 8)
+    for _ in range(40):  # noisy targets around y = 2x: the weights wander, the average lags and smooths
+        trainer.train_step(1, {"x": x, "y": 2 * x + 0.5 * torch.randn(8)})
+    trained = model.weight.item()
+    seen = []
+
+    def score() -> tuple[float, dict]:  # a dev set that happens to prefer whatever is not the trained weight
+        seen.append(model.weight.item())
+        return (0.0 if model.weight.item() == trained else 1.0), {}
+
+    trainer.select_scored(1, score)
+    assert seen[0] == trained and seen[1] != trained, "the trained weights, then their average"
+    assert model.weight.item() == trained, "training goes on from the trained weights"
+    result = trainer.finish()
+    assert model.weight.item() == seen[1] and result.best_weights == "average"
+    assert [e["weights"] for e in result.epochs] == ["last", "average"]
+
+
+def test_layer_decay_gives_each_layer_a_fraction_of_the_rate_above_it():
+    from transformers import BertConfig, BertForTokenClassification
+
+    from wirestream.nlp.training import optimiser
+
+    model = BertForTokenClassification(BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=2,
+                                                  num_attention_heads=2, intermediate_size=16, num_labels=3))
+    optimizer, _ = optimiser(model, 1e-4, 0.01, total_steps=10, warmup_ratio=0.0, layer_decay=0.5)
+    rate = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
+    named = dict(model.named_parameters())
+    assert rate[id(named["classifier.weight"])] == 1e-4
+    assert rate[id(named["bert.encoder.layer.1.output.dense.weight"])] == 0.5e-4
+    assert rate[id(named["bert.encoder.layer.0.output.dense.weight"])] == 0.25e-4
+    assert rate[id(named["bert.embeddings.word_embeddings.weight"])] == 0.125e-4
+    decay = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    assert decay[id(named["bert.encoder.layer.0.output.LayerNorm.weight"])] == 0.0
+    assert len(rate) == len(named), "every parameter in exactly one group"
