@@ -7,6 +7,10 @@ reconnect lines. :func:`connecting` keeps the last reason it logged and raises
 :class:`BrokerUnavailable` naming the servers, the security settings and that reason, which the
 CLI prints as one line (exit code :data:`EXIT_UNAVAILABLE`).
 
+A broker that is down or still starting may answer later, so that is waited for. A refusal that
+waiting cannot change (credentials, an unsupported SASL mechanism, a certificate either side does
+not trust) stops the client at its first attempt instead, as the Java client does.
+
 Wrong SASL credentials need one more fix (:func:`deliver_bytes_before_close`): the broker answers
 the failed SaslAuthenticate with its reason and closes the connection; kafka-python 3.0 reads the
 answer and the close in one go and drops the answer, so all it can say is "socket disconnected".
@@ -46,20 +50,42 @@ class _LastReason(logging.Handler):
     A later reason replaces an earlier one only if it says as much: one that settles the matter
     (credentials or certificate refused) is kept over a disconnect, and anything over the "Request
     timed out" of the attempt that the deadline cut short.
+
+    Given ``settings``, it also ends the bootstrap once a refusal is :attr:`permanent`: at the
+    bootstrap's next line about a failed attempt it raises :class:`BrokerUnavailable`. That line
+    is logged where kafka-python's bootstrap coroutine has closed the failed connection and would
+    back off and retry, so the exception ends that coroutine and reaches the client's constructor
+    the way its own timeout does. Threads that were running before (other clients' IO threads)
+    are left alone.
     """
 
     _pattern = re.compile(r"(?:Bootstrap connection to \S+ failed|Connection (?:failed|lost)): (.*?)"
                           r"(?: \(backoff [\d.]+ secs\))?$")
     _decisive = ("AuthenticationFailed", "UnsupportedSaslMechanism", "Handshake failed", "[SSL: ")
+    _permanent = ("SaslAuthenticationFailed", "UnsupportedSaslMechanism", "CERTIFICATE_VERIFY_FAILED",
+                  "ALERT_CERTIFICATE_UNKNOWN", "ALERT_BAD_CERTIFICATE", "CERTIFICATE_REQUIRED")
+    _retry_point = re.compile(r"^Bootstrap (?:connection to \S+ failed|\S+ not ready)")
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(logging.WARNING)
         self.reason: str | None = None
+        self.settings, self.started, self.stopped = settings, time.monotonic(), False
+        self.others = {thread.ident for thread in threading.enumerate()} - {threading.get_ident()}
+
+    @property
+    def permanent(self) -> bool:
+        """Whether the reason kept is a refusal that retrying cannot change."""
+        return self.reason is not None and any(mark in self.reason for mark in self._permanent)
 
     def emit(self, record: logging.LogRecord) -> None:
-        match = self._pattern.search(record.getMessage())
+        message = record.getMessage()
+        match = self._pattern.search(message)
         if match and self._weight(match.group(1)) >= self._weight(self.reason):
             self.reason = match.group(1)
+        if (self.settings is not None and self.permanent and not self.stopped and record.name == _REASONS[0]
+                and record.thread not in self.others and self._retry_point.match(message)):
+            self.stopped = True
+            raise unavailable(self.settings, self.reason, time.monotonic() - self.started, permanent=True)
 
     def _weight(self, reason: str | None) -> int:
         if reason is None:
@@ -83,8 +109,11 @@ def describe(settings: Settings) -> str:
     return how
 
 
-def unavailable(settings: Settings, reason: str | None, waited_s: float) -> BrokerUnavailable:
+def unavailable(settings: Settings, reason: str | None, waited_s: float, permanent: bool = False) -> BrokerUnavailable:
     """The error for a client that could not connect; the reason cut to what a person needs.
+
+    ``permanent``: the client stopped at a refusal rather than waiting out its timeout, so the
+    message names no waiting time.
 
     >>> print(unavailable(Settings(bootstrap_servers="k:9092"), None, 30.04))  # doctest: +ELLIPSIS
     BrokerUnavailable: no Kafka broker let a client in at k:9092 over PLAINTEXT within 30 s; nothing answered ...
@@ -93,7 +122,9 @@ def unavailable(settings: Settings, reason: str | None, waited_s: float) -> Brok
     ...                         "Authentication failed: Invalid username or password", 30))  # doctest: +ELLIPSIS
     BrokerUnavailable: ... within 30 s; the broker refused the credentials: Authentication failed: Invalid ...
     """
-    where = f"no Kafka broker let a client in at {describe(settings)} within {waited_s:.0f} s"
+    where = f"no Kafka broker let a client in at {describe(settings)}"
+    if not permanent:
+        where += f" within {waited_s:.0f} s"
     if reason is None or "ECONNREFUSED" in reason or "Connection refused" in reason:
         return BrokerUnavailable(f"{where}; nothing answered (is the broker running, and is "
                                  "WIRESTREAM_BOOTSTRAP_SERVERS right?)")
@@ -114,7 +145,7 @@ def unavailable(settings: Settings, reason: str | None, waited_s: float) -> Brok
 @contextmanager
 def connecting(settings: Settings) -> Iterator[None]:
     """Create kafka-python clients inside this; a failed bootstrap becomes :class:`BrokerUnavailable`."""
-    handler = _LastReason()
+    handler = _LastReason(settings)
     loggers = [logging.getLogger(name) for name in _REASONS]
     for logger in loggers:
         logger.addHandler(handler)

@@ -95,21 +95,21 @@ def test_plain_clients_on_the_sasl_listener_are_not_let_in(secured_broker, setti
 def test_wrong_credentials_stop_the_command_with_the_brokers_reason(secured_broker, settings, protocol):
     """Exit 69 and one line that says why; kafka-python alone would say only "Unable to bootstrap"."""
     wrong = _secured(settings, secured_broker, protocol, "SCRAM-SHA-512", password="not-the-password")
-    wrong = wrong.model_copy(update={"connect_timeout_ms": 3000})
+    wrong = wrong.model_copy(update={"connect_timeout_ms": 600_000})  # a refusal is final: nothing waits for this
     done = subprocess.run([sys.executable, "-m", "wirestream", "produce", str(SEEDS)], env=settings_env(wrong),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == EXIT_UNAVAILABLE, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"wirestream produce: no Kafka broker let a client in at {wrong.bootstrap_servers} "
-                           f"over {protocol} (SCRAM-SHA-512 as {USER}) within 3 s; the broker refused the "
+                           f"over {protocol} (SCRAM-SHA-512 as {USER}); the broker refused the "
                            "credentials: Authentication failed"), last
     assert "not-the-password" not in done.stderr
 
 
 def test_a_client_that_does_not_trust_the_brokers_certificate_says_so(secured_broker, settings):
     untrusting = _secured(settings, secured_broker, "SSL").model_copy(
-        update={"ssl_cafile": None, "connect_timeout_ms": 3000})
-    with pytest.raises(BrokerUnavailable, match=r"this client does not trust the broker's certificate .*"
+        update={"ssl_cafile": None, "connect_timeout_ms": 600_000})
+    with pytest.raises(BrokerUnavailable, match=r"over SSL; this client does not trust the broker's certificate .*"
                                                  "CERTIFICATE_VERIFY_FAILED"):
         make_admin(untrusting)
 
@@ -127,7 +127,7 @@ def test_mutual_tls_a_stage_runs_with_a_client_certificate_and_a_stranger_is_ref
 
     stranger = tls.client("stranger", signed=False)
     refused = settings.model_copy(update={"ssl_certfile": str(stranger), "ssl_keyfile": str(stranger),
-                                          "connect_timeout_ms": 3000})
-    refusal = r"the broker refused the client certificate \(WIRESTREAM_SSL_CERTFILE\): .*CERTIFICATE_UNKNOWN"
+                                          "connect_timeout_ms": 600_000})
+    refusal = r"over SSL; the broker refused the client certificate \(WIRESTREAM_SSL_CERTFILE\): .*CERTIFICATE_UNKNOWN"
     with pytest.raises(BrokerUnavailable, match=refusal):
         make_admin(refused)

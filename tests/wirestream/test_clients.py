@@ -77,3 +77,39 @@ def test_the_reason_kept_is_the_one_that_says_most_not_the_last():
     for message in logged:
         handler.emit(logging.LogRecord("kafka.net.manager", logging.WARNING, "", 0, message, None, None))
     assert handler.reason == "[Error 58] SaslAuthenticationFailedError: Authentication failed"
+
+
+def test_a_refusal_that_waiting_cannot_change_ends_the_bootstrap_at_its_next_retry():
+    """Wrong credentials stop the client at once; a broker that is merely not answering is waited for."""
+    import logging
+    import threading
+
+    import pytest
+
+    from wirestream.config import Settings
+    from wirestream.connect import BrokerUnavailable, _LastReason
+
+    def record(message: str, name: str = "kafka.net.manager") -> logging.LogRecord:
+        return logging.LogRecord(name, logging.WARNING, "", 0, message, None, None)
+
+    settings = Settings(bootstrap_servers="b:9094", security_protocol="SASL_SSL", sasl_username="app",
+                        sasl_mechanism="SCRAM-SHA-512")
+    handler = _LastReason(settings)
+    handler.emit(record("Bootstrap connection to b-0 failed: KafkaConnectionError: [Errno 111] ECONNREFUSED "
+                        "(backoff 0.05 secs)"))  # not up yet: retried
+    handler.emit(record("Connection failed: [Error 58] SaslAuthenticationFailedError: Authentication failed",
+                        "kafka.net.connection"))  # inside the connection's own failure path: not there
+    with pytest.raises(BrokerUnavailable) as stopped:
+        handler.emit(record("Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected"))
+    assert str(stopped.value) == ("BrokerUnavailable: no Kafka broker let a client in at b:9094 over SASL_SSL "
+                                  "(SCRAM-SHA-512 as app); the broker refused the credentials: Authentication failed")
+
+    other = threading.Thread(target=lambda: None)
+    other.start()
+    other.join()
+    quiet = _LastReason(settings)
+    quiet.others.add(other.ident)  # a thread that ran before: another client's, whose bootstrap is its own
+    refused = record("Bootstrap connection to b-0 failed: [Error 58] SaslAuthenticationFailedError: nope")
+    refused.thread = other.ident
+    quiet.emit(refused)
+    assert quiet.permanent and not quiet.stopped
