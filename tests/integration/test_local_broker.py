@@ -49,3 +49,17 @@ def test_a_broker_started_on_another_port_stops_by_its_pid_and_stopping_twice_is
     status = _broker(env, "status")
     assert status.returncode == 3 and "stopped" in status.stdout
     assert _broker(env, "stop").stdout.strip() == "no broker was running"
+
+
+def test_a_port_another_program_holds_stops_the_start_with_one_line(local_broker_env):
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = {**local_broker_env, "WIRESTREAM_BROKER_PORT": str(port), "WIRESTREAM_BROKER_CONTROLLER_PORT": "19195"}
+        started = _broker(env, "start")
+    assert started.returncode == 1
+    assert started.stderr.strip() == (f"wirestream broker start: port {port} is taken by another program; "
+                                      "set WIRESTREAM_BROKER_PORT")

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -181,10 +182,13 @@ class LocalBroker:
         pom = self.home / "pom.xml"
         pom.write_text(resources.files("wirestream.broker").joinpath("pom.xml").read_text())
         log.info("fetching Kafka jars from Maven Central into %s", self.libs)
-        subprocess.run(
+        fetched = subprocess.run(  # Maven 3.8 writes colour resets even with -q: its output is shown on failure only
             ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={self.libs}"],
-            check=True,
+            capture_output=True, text=True,
         )
+        if fetched.returncode != 0:
+            said = re.sub(r"\x1b\[[0-9;]*m", "", fetched.stdout + fetched.stderr).strip()
+            raise RuntimeError(f"mvn could not fetch the Kafka jars (exit {fetched.returncode}): {said[-2000:]}")
         marker.touch()
         return self.libs
 
