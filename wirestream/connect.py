@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
 
 from wirestream.config import Settings
 
@@ -156,6 +156,8 @@ def connecting(settings: Settings) -> Iterator[None]:
         if isinstance(error, BrokerUnavailable) or "Unable to bootstrap" not in str(error):
             raise
         raise unavailable(settings, handler.reason, time.monotonic() - started) from error
+    except SaslAuthenticationFailedError as error:  # kafka-python versions that raise the refusal themselves
+        raise unavailable(settings, str(error), time.monotonic() - started, permanent=True) from error
     finally:
         for logger in loggers:
             logger.removeHandler(handler)

@@ -113,3 +113,16 @@ def test_a_refusal_that_waiting_cannot_change_ends_the_bootstrap_at_its_next_ret
     refused.thread = other.ident
     quiet.emit(refused)
     assert quiet.permanent and not quiet.stopped
+
+
+def test_a_kafka_python_that_raises_the_refusal_itself_gets_the_same_one_line_error():
+    import pytest
+    from kafka.errors import SaslAuthenticationFailedError
+
+    from wirestream.config import Settings
+    from wirestream.connect import BrokerUnavailable, connecting
+
+    settings = Settings(bootstrap_servers="b:9094", security_protocol="SASL_PLAINTEXT", sasl_username="app")
+    refused = r"over SASL_PLAINTEXT \(PLAIN as app\); the broker refused the credentials: Authentication failed: bad$"
+    with pytest.raises(BrokerUnavailable, match=refused), connecting(settings):
+        raise SaslAuthenticationFailedError("Authentication failed: bad")
