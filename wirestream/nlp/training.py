@@ -147,14 +147,16 @@ class WeightAverage:
     use a smaller decay, ``min(decay, (1 + n) / (10 + n))``, so the start does not linger in it.
 
     >>> layer = torch.nn.Linear(1, 1, bias=False)
-    >>> average = WeightAverage(layer, decay=0.5)
     >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(1.0)
+    >>> average = WeightAverage(layer, decay=0.9)
+    >>> with torch.no_grad():  # a training step moves the weight to 0
     ...     _ = layer.weight.fill_(0.0)
-    >>> average.update()  # n = 1: decay min(0.5, 2 / 11)
+    >>> average.update()  # the first update: decay min(0.9, 2 / 11), so the average moves 9/11 of the way
     >>> with average.swapped_in():
     ...     inside = layer.weight.item()
-    >>> round(inside, 4) != 0.0, layer.weight.item()  # the average inside, the trained weight back after
-    (True, 0.0)
+    >>> round(inside, 4), layer.weight.item()  # the average inside the block, the trained weight back after it
+    (0.1818, 0.0)
     """
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
