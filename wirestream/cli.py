@@ -29,18 +29,18 @@ def cmd_broker(args: argparse.Namespace) -> int:
     try:
         if args.action == "fetch":
             print(f"Kafka jars in {broker.fetch()}")
-        elif args.action == "start":
+            return 0
+        if args.action == "start":
             print(broker.start())
             if broker.secured_listeners:
                 print(broker.listeners())
+            return 0
     except ValueError as error:  # settings the broker cannot take, e.g. a SASL listener without a user
         print(f"wirestream broker {args.action}: {error}", file=sys.stderr)
         return 2
     except (RuntimeError, TimeoutError) as error:  # no Maven, a failed fetch, a taken port, Kafka exited
         print(f"wirestream broker {args.action}: {error}", file=sys.stderr)
         return 1
-    if args.action in ("fetch", "start"):
-        return 0
     if args.action == "stop":
         print("broker stopped" if broker.stop() else "no broker was running")
     else:
