@@ -54,7 +54,7 @@ def test_sentiment_figure_holds_its_floor_and_matches_the_card(data_dir):
 
 KNOWN_GAP = (
     "issue 4 open: the stance model still tends to give every target of a sentence the sentence's tone "
-    "(both right in 20% of mt-test opposite-polarity pairs; target 50%)"
+    "(both right in 17.5% of mt-test opposite-polarity pairs; target 50%)"
 )
 
 
