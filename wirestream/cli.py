@@ -197,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     common = {
         "data_dir": data, "output_dir": output, "base_model": args.base_model, "seed": args.seed,
         "order_seed": args.order_seed, "device": args.device, "threads": args.threads, "max_steps": args.max_steps,
-        "average_decay": args.average_decay, **({"layer_decay": args.layer_decay} if args.layer_decay else {}),
+        "average_decay": args.average_decay, "layer_decay": args.layer_decay,
     }
     tuning = {k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.learning_rate),
                                 ("batch_size", args.batch_size), ("max_length", args.max_length)) if v is not None}
@@ -575,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--order-seed", type=int,
                        help="seeds batch order and dropout only; the new weights follow --seed (for soups)")
-    train.add_argument("--layer-decay", type=float,
+    train.add_argument("--layer-decay", type=float, default=1.0,
                        help="each layer learns at this times the rate of the one above it, e.g. 0.9 (1: off)")
     train.add_argument("--average-decay", type=float,
                        help="also score a moving average of the weights at each epoch and keep it "

@@ -33,7 +33,8 @@ from wirestream.config import Settings
 log = logging.getLogger(__name__)
 
 EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: a service the command needs is not available
-_REASONS = ("kafka.net.manager", "kafka.net.connection")
+_BOOTSTRAP = "kafka.net.manager"  # logs each failed bootstrap attempt, where it would back off and retry
+_REASONS = (_BOOTSTRAP, "kafka.net.connection")
 
 
 class BrokerUnavailable(KafkaTimeoutError):
@@ -82,7 +83,7 @@ class _LastReason(logging.Handler):
         match = self._pattern.search(message)
         if match and self._weight(match.group(1)) >= self._weight(self.reason):
             self.reason = match.group(1)
-        if (self.settings is not None and self.permanent and not self.stopped and record.name == _REASONS[0]
+        if (self.settings is not None and self.permanent and not self.stopped and record.name == _BOOTSTRAP
                 and record.thread not in self.others and self._retry_point.match(message)):
             self.stopped = True
             raise unavailable(self.settings, self.reason, time.monotonic() - self.started, permanent=True)

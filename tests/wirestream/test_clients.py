@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 
 def test_kafka_python_checks_record_batches_with_the_c_crc32c():
     """Without the ``crc32c`` package kafka-python computes CRC32C in Python: ~15 ms per 100 KB each way."""
@@ -63,10 +65,13 @@ def test_a_port_where_nothing_listens_is_reported_as_such(tmp_path):
         make_reader(settings)
 
 
+def _logged(message: str, name: str = "kafka.net.manager") -> logging.LogRecord:
+    """A WARNING record as kafka-python's network code logs it."""
+    return logging.LogRecord(name, logging.WARNING, "", 0, message, None, None)
+
+
 def test_the_reason_kept_is_the_one_that_says_most_not_the_last():
     """The broker's refusal outlives later disconnects and the timeout of the attempt the deadline cut short."""
-    import logging
-
     from wirestream.connect import _LastReason
 
     handler = _LastReason()
@@ -75,13 +80,12 @@ def test_the_reason_kept_is_the_one_that_says_most_not_the_last():
               "Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected (backoff 0.1 secs)",
               "Bootstrap connection to b-0 failed: KafkaTimeoutError: Request timed out after 69 ms"]
     for message in logged:
-        handler.emit(logging.LogRecord("kafka.net.manager", logging.WARNING, "", 0, message, None, None))
+        handler.emit(_logged(message))
     assert handler.reason == "[Error 58] SaslAuthenticationFailedError: Authentication failed"
 
 
 def test_a_refusal_that_waiting_cannot_change_ends_the_bootstrap_at_its_next_retry():
     """Wrong credentials stop the client at once; a broker that is merely not answering is waited for."""
-    import logging
     import threading
 
     import pytest
@@ -89,18 +93,16 @@ def test_a_refusal_that_waiting_cannot_change_ends_the_bootstrap_at_its_next_ret
     from wirestream.config import Settings
     from wirestream.connect import BrokerUnavailable, _LastReason
 
-    def record(message: str, name: str = "kafka.net.manager") -> logging.LogRecord:
-        return logging.LogRecord(name, logging.WARNING, "", 0, message, None, None)
 
     settings = Settings(bootstrap_servers="b:9094", security_protocol="SASL_SSL", sasl_username="app",
                         sasl_mechanism="SCRAM-SHA-512")
     handler = _LastReason(settings)
-    handler.emit(record("Bootstrap connection to b-0 failed: KafkaConnectionError: [Errno 111] ECONNREFUSED "
+    handler.emit(_logged("Bootstrap connection to b-0 failed: KafkaConnectionError: [Errno 111] ECONNREFUSED "
                         "(backoff 0.05 secs)"))  # not up yet: retried
-    handler.emit(record("Connection failed: [Error 58] SaslAuthenticationFailedError: Authentication failed",
+    handler.emit(_logged("Connection failed: [Error 58] SaslAuthenticationFailedError: Authentication failed",
                         "kafka.net.connection"))  # inside the connection's own failure path: not there
     with pytest.raises(BrokerUnavailable) as stopped:
-        handler.emit(record("Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected"))
+        handler.emit(_logged("Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected"))
     assert str(stopped.value) == ("BrokerUnavailable: no Kafka broker let a client in at b:9094 over SASL_SSL "
                                   "(SCRAM-SHA-512 as app); the broker refused the credentials: Authentication failed")
 
@@ -109,7 +111,7 @@ def test_a_refusal_that_waiting_cannot_change_ends_the_bootstrap_at_its_next_ret
     other.join()
     quiet = _LastReason(settings)
     quiet.others.add(other.ident)  # a thread that ran before: another client's, whose bootstrap is its own
-    refused = record("Bootstrap connection to b-0 failed: [Error 58] SaslAuthenticationFailedError: nope")
+    refused = _logged("Bootstrap connection to b-0 failed: [Error 58] SaslAuthenticationFailedError: nope")
     refused.thread = other.ident
     quiet.emit(refused)
     assert quiet.permanent and not quiet.stopped

@@ -113,11 +113,11 @@ def optimiser(model: Any, learning_rate: float, weight_decay: float, total_steps
     no_decay = ("bias", "LayerNorm.weight")
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for name, param in named:
-        depth = layer_depth(name, layers) if layer_decay != 1.0 else 0
+        depth = layer_depth(name, layers) if layer_decay != 1.0 else layers + 1  # one rate: all at the top
         decayed = not name.endswith(no_decay)
         group = groups.setdefault((depth, decayed), {
             "params": [], "weight_decay": weight_decay if decayed else 0.0,
-            "lr": learning_rate * layer_decay ** (layers + 1 - depth) if layer_decay != 1.0 else learning_rate})
+            "lr": learning_rate * layer_decay ** (layers + 1 - depth)})
         group["params"].append(param)
     optimizer = torch.optim.AdamW(list(groups.values()), lr=learning_rate)
     return optimizer, get_linear_schedule_with_warmup(optimizer, int(total_steps * warmup_ratio), total_steps)
