@@ -16,6 +16,7 @@ from kafka.errors import (
     KafkaError,
     NotCoordinatorError,
 )
+from kafka.net.compat import KafkaNetClient
 
 from wirestream.config import Settings
 from wirestream.connect import connecting, deliver_bytes_before_close
@@ -39,7 +40,7 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     }
     options.update(overrides)
     with connecting(settings):
-        return KafkaProducer(**options)
+        return constructed(KafkaProducer, **options)
 
 
 def send_all(settings: Settings, sends: Sequence[dict[str, Any]]) -> int:
@@ -75,7 +76,7 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
     }
     options.update(overrides)
     with connecting(settings):
-        consumer = KafkaConsumer(**options)
+        consumer = constructed(KafkaConsumer, **options)
     if group_id is not None:
         finish_joins_in_flight(consumer)
     return consumer
@@ -87,8 +88,8 @@ def make_reader(settings: Settings, isolation_level: str = "read_uncommitted") -
     ``read_committed``: its end offsets are the last stable offsets, and it skips aborted records.
     """
     with connecting(settings):
-        return KafkaConsumer(**settings.kafka_options(), group_id=None, enable_auto_commit=False,
-                             isolation_level=isolation_level)
+        return constructed(KafkaConsumer, **settings.kafka_options(), group_id=None, enable_auto_commit=False,
+                           isolation_level=isolation_level)
 
 
 def finish_joins_in_flight(consumer: KafkaConsumer) -> None:
@@ -125,7 +126,31 @@ def member_id(consumer: KafkaConsumer) -> str:
 
 def make_admin(settings: Settings) -> KafkaAdminClient:
     with connecting(settings):
-        return KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=15_000)
+        return constructed(KafkaAdminClient, **settings.kafka_options(), request_timeout_ms=15_000)
+
+
+def constructed(client_class: Callable[..., T], **options: Any) -> T:
+    """``client_class(**options)``; when the constructor fails, the network client it started is closed.
+
+    kafka-python 3.0's consumer and admin client start their network client's IO thread before
+    they bootstrap, and a failed bootstrap leaves both running: a process that keeps trying through
+    an outage (a stage's admin client, a broker's readiness check) gained a thread per attempt.
+    """
+    made: list[KafkaNetClient] = []
+
+    def kafka_client(**config: Any) -> KafkaNetClient:
+        made.append(KafkaNetClient(**config))
+        return made[-1]
+
+    try:
+        return client_class(**options, kafka_client=kafka_client)
+    except BaseException:
+        for client in made:
+            try:
+                client.close()
+            except Exception as error:  # the constructor's own error is the one to report
+                log.debug("closing a client whose constructor failed: %s", error)
+        raise
 
 
 def while_coordinator_settles(call: Callable[[], T], timeout: float = 20.0) -> T:

@@ -65,6 +65,32 @@ def test_a_port_where_nothing_listens_is_reported_as_such(tmp_path):
         make_reader(settings)
 
 
+def test_a_client_that_cannot_connect_leaves_no_network_thread_behind():
+    """kafka-python starts a consumer's and an admin client's IO thread before bootstrapping, and
+    leaves it running when the bootstrap fails; a process retrying through an outage gained one per try."""
+    import socket
+    import threading
+
+    import pytest
+
+    from wirestream.clients import make_admin, make_producer, make_reader
+    from wirestream.config import Settings
+    from wirestream.connect import BrokerUnavailable
+
+    def io_threads() -> set[threading.Thread]:
+        return {thread for thread in threading.enumerate() if thread.name.startswith("kafka-io")}
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(bootstrap_servers=f"127.0.0.1:{port}", connect_timeout_ms=500)
+    before = io_threads()
+    for make in (make_reader, make_admin, make_producer, make_admin):
+        with pytest.raises(BrokerUnavailable):
+            make(settings)
+    assert io_threads() - before == set()
+
+
 def _logged(message: str, name: str = "kafka.net.manager") -> logging.LogRecord:
     """A WARNING record as kafka-python's network code logs it."""
     return logging.LogRecord(name, logging.WARNING, "", 0, message, None, None)

@@ -310,8 +310,10 @@ class LocalBroker:
         from kafka import KafkaAdminClient
         from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
 
+        from wirestream.clients import constructed
+
         username, password = sasl_user(self.settings)
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+        admin = constructed(KafkaAdminClient, bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
         try:
             for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):
                 # one mechanism per request: the broker refuses two changes of one user in a request
@@ -327,13 +329,15 @@ class LocalBroker:
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        from wirestream.clients import constructed
+
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"Kafka exited with {process.returncode}; see {self.log_file}")
             if self.answering():
                 try:
-                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+                    admin = constructed(KafkaAdminClient, bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
                     try:
                         admin.describe_cluster()
                         return
