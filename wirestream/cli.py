@@ -75,10 +75,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     preload(settings.allocator)  # before torch is imported: may re-execute this command on tcmalloc
 
-    from services import REGISTRY
+    from services import StageNotFound, resolve
     from wirestream.runtime import StageRunner
 
-    runner = StageRunner(REGISTRY[args.stage](settings), settings)
+    try:
+        service = resolve(args.stage)
+    except StageNotFound as error:
+        print(f"wirestream run: {error}", file=sys.stderr)
+        return 2
+    runner = StageRunner(service(settings), settings)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info(
@@ -340,11 +345,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from services import input_topics
+    from services import input_topics, stages
     from wirestream.status import collect, table
 
     settings = _settings()
-    statuses = collect(settings, input_topics(settings), interval_s=args.interval)
+    statuses = collect(settings, input_topics(settings, stages()), interval_s=args.interval)
     if args.json:
         print(json.dumps([{**asdict(s), "total_lag": s.total_lag} for s in statuses], indent=2))
     else:
@@ -398,7 +403,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 # --- reset-offsets --------------------------------------------------------------------------
 def cmd_reset_offsets(args: argparse.Namespace) -> int:
     """Move a stopped stage's committed offsets to the start, the end or a time (exit 2: it is running)."""
-    from services import input_topics
+    from services import input_topics, stages
     from wirestream.offsets import StageRunning, position, reset_offsets, table
 
     try:
@@ -407,7 +412,12 @@ def cmd_reset_offsets(args: argparse.Namespace) -> int:
         print(f"--to {args.to!r}: give start, end or an ISO 8601 time such as 2026-11-01T06:00", file=sys.stderr)
         return 2
     settings = _settings()
-    topic = input_topics(settings)[args.stage]
+    topics = input_topics(settings, stages())
+    if args.stage not in topics:
+        print(f"wirestream reset-offsets: no stage {args.stage!r}; the stages are {', '.join(topics)}",
+              file=sys.stderr)
+        return 2
+    topic = topics[args.stage]
     try:
         moves = reset_offsets(settings, args.stage, topic, to, apply=not args.dry_run)
     except StageRunning as refused:
@@ -518,7 +528,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 # --- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from services import REGISTRY
+    from services import PLUGINS, REGISTRY
 
     parser = argparse.ArgumentParser(prog="wirestream", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO"))
@@ -535,8 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--topic", help="topic to publish to (default: the raw topic)")
     produce.set_defaults(func=cmd_produce)
 
-    run = sub.add_parser("run", help="run one stage of the pipeline until SIGTERM/Ctrl-C")
-    run.add_argument("stage", choices=sorted(REGISTRY))
+    run = sub.add_parser("run", help="run one stage of the pipeline, or one of your own, until SIGTERM/Ctrl-C")
+    run.add_argument("stage", help=f"{', '.join(REGISTRY)}, a stage a package declares in the entry-point group "
+                     f"{PLUGINS!r}, or module:Class (a wirestream.service.Service subclass)")
     run.set_defaults(func=cmd_run)
 
     articles = sub.add_parser("articles", help="list stored articles, or show one")
@@ -633,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reset = sub.add_parser("reset-offsets", help="move a stopped stage's committed offsets: reprocess from the "
                            "start or a time (e.g. after a model change), or skip to the end")
-    reset.add_argument("stage", choices=sorted(REGISTRY))
+    reset.add_argument("stage", help=f"{', '.join(REGISTRY)} or a stage a package declares")
     reset.add_argument("--to", required=True, metavar="start|end|TIME",
                        help="start, end, or an ISO 8601 time (UTC unless given): its first record at or after")
     reset.add_argument("--dry-run", action="store_true", help="show the moves without making them")

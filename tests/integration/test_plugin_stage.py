@@ -1,0 +1,38 @@
+"""A stage of one's own, declared by an installed package, run by name under the shared runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from schemas import Article, EnrichedArticle
+from tests.services.test_plugins import install_plugin
+from wirestream.clients import read_topic
+from wirestream.producer import publish
+from wirestream.testing import settings_env, stop_processes
+
+
+def test_a_plugged_in_stage_runs_by_name_and_shows_in_status(settings, tmp_path: Path):
+    install_plugin(tmp_path, {"tagger": "my_alerts:Tagger"})
+    env = settings_env(settings)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    publish([Article(id="a-1", story_id="a-1", source="test", body="Oslo, May 2 (NTB) Quiet.")], settings)
+    log = tmp_path / "tagger.log"
+    with log.open("wb") as output:
+        stage = subprocess.Popen([sys.executable, "-m", "wirestream", "run", "tagger"], env=env,
+                                 stdout=output, stderr=subprocess.STDOUT)
+    try:
+        [record] = read_topic(settings, settings.topic_raw + ".tagged", expect=1, timeout=90)
+        tagged = EnrichedArticle.model_validate_json(record.value)
+        assert tagged.id == "a-1" and [step.service for step in tagged.trace] == ["produce", "tagger"]
+        status = subprocess.run([sys.executable, "-m", "wirestream", "status", "--json"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0, status.stderr
+        tagger = next(s for s in json.loads(status.stdout) if s["stage"] == "tagger")
+        assert tagger["group"] == settings.group_id("tagger") and tagger["total_lag"] == 0
+    finally:
+        stop_processes([stage])
+    assert stage.returncode == 0, log.read_text()
