@@ -62,6 +62,8 @@ def create_app(store: ArticleStore) -> FastAPI:
         entity: Annotated[str | None, Query(max_length=300, description="Entity key (org:hamas) or name")] = None,
         label: Annotated[Label | None, Query(description="Articles mentioning an entity of this type")] = None,
         tone: Annotated[Tone | None, Query(description="Tone of the whole article")] = None,
+        stance: Annotated[Tone | None, Query(description="How the article portrays `entity` (without it: any "
+                                             "entity)")] = None,
         agency: Annotated[str | None, Query(max_length=100)] = None,
         since: Annotated[date | None, Query(description="Published on or after (YYYY-MM-DD)")] = None,
         until: Annotated[date | None, Query(description="Published on or before (YYYY-MM-DD)")] = None,
@@ -71,7 +73,7 @@ def create_app(store: ArticleStore) -> FastAPI:
     ) -> dict[str, Any]:
         _check_window(since, until)
         page = store.search(text=q, entity=entity, label=label, tone=tone, agency=agency, since=since, until=until,
-                            all_versions=all_versions, limit=limit, offset=offset)
+                            stance=stance, all_versions=all_versions, limit=limit, offset=offset)
         return {"total": page.total, "limit": limit, "offset": offset, "items": page.items}
 
     @app.get("/api/articles/{article_id}", tags=["articles"], summary="One article with everything found in it")

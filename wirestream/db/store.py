@@ -241,19 +241,28 @@ class ArticleStore:
     def search(
         self, *, text: str | None = None, entity: str | None = None, label: str | None = None,
         tone: str | None = None, agency: str | None = None, since: date | None = None, until: date | None = None,
-        all_versions: bool = False, limit: int = 20, offset: int = 0,
+        stance: str | None = None, all_versions: bool = False, limit: int = 20, offset: int = 0,
     ) -> Page:
-        """Articles matching every given filter, newest first; the latest version of each story unless told."""
+        """Articles matching every given filter, newest first; the latest version of each story unless told.
+
+        ``stance``: articles that portray ``entity`` so (negative, neutral, positive); without
+        ``entity``, articles that portray some entity so.
+        """
         clauses, params = [], {"limit": limit, "offset": offset}
         if not all_versions:
             clauses.append("a.is_latest = 1")
         if text and text.strip():
             clauses.append(f"a.id IN ({self.dialect.text_match()})")
             params["q"] = self.dialect.text_param(text)
+        named = "(e.key = %(entity)s OR lower(e.name) = lower(%(entity)s))"
         if entity:
-            clauses.append("a.id IN (SELECT m.article_id FROM mentions m JOIN entities e ON e.key = m.entity_key "
-                           "WHERE e.key = %(entity)s OR lower(e.name) = lower(%(entity)s))")
+            clauses.append(f"a.id IN (SELECT m.article_id FROM mentions m JOIN entities e ON e.key = m.entity_key "
+                           f"WHERE {named})")
             params["entity"] = entity
+        if stance:
+            about = f" AND s.entity_key IN (SELECT e.key FROM entities e WHERE {named})" if entity else ""
+            clauses.append(f"a.id IN (SELECT s.article_id FROM stances s WHERE s.label = %(stance)s{about})")
+            params["stance"] = stance
         if label:
             clauses.append("a.id IN (SELECT article_id FROM mentions WHERE label = %(label)s)")
             params["label"] = label

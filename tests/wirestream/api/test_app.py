@@ -41,6 +41,8 @@ def test_search_by_every_filter_with_paging(client):
     assert ids(client.get("/api/articles", params={"entity": "org:hamas"})) == ["a1", "a2"]
     assert ids(client.get("/api/articles", params={"label": "PER"})) == ["a2"]
     assert ids(client.get("/api/articles", params={"tone": "negative"})) == ["a2"]
+    assert ids(client.get("/api/articles", params={"entity": "org:hamas", "stance": "negative"})) == ["a1", "a2"]
+    assert ids(client.get("/api/articles", params={"entity": "per:netanyahu", "stance": "negative"})) == []
     assert ids(client.get("/api/articles", params={"agency": "EFE"})) == ["a3"]
     assert ids(client.get("/api/articles", params={"since": "2025-01-03", "until": "2025-01-31"})) == ["a2"]
     first = client.get("/api/articles", params={"limit": 2}).json()
@@ -53,6 +55,7 @@ def test_search_by_every_filter_with_paging(client):
     ("params", "status", "says"),
     [
         ({"tone": "angry"}, 422, "tone"),
+        ({"stance": "hostile"}, 422, "stance"),
         ({"label": "PERSON"}, 422, "label"),
         ({"limit": 0}, 422, "limit"),
         ({"limit": 101}, 422, "limit"),

@@ -61,6 +61,9 @@ def test_search_filters_combine(filled):
     assert ids(filled.search(since=date(2025, 1, 3))) == ["a2", "a3"]
     assert ids(filled.search(since=date(2025, 1, 3), until=date(2025, 1, 31))) == ["a2"]
     assert ids(filled.search(entity="org:hamas", tone="positive")) == ["a1"]
+    assert ids(filled.search(entity="Netanyahu", stance="positive")) == ["a2"]
+    assert ids(filled.search(entity="loc:israel", stance="negative")) == [], "Hamas's stance in a1 is not Israel's"
+    assert ids(filled.search(stance="neutral")) == ["a1"]
     assert filled.search(text="nothing-like-this").total == 0
 
 
