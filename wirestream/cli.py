@@ -695,12 +695,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure(args.log_level, args.log_format)
     from wirestream.connect import EXIT_UNAVAILABLE, BrokerUnavailable
+    from wirestream.nlp import EXIT_CONFIG, ModelUnavailable
 
     try:
         return int(args.func(args) or 0)
     except BrokerUnavailable as error:
         print(f"wirestream {args.command}: {error.args[0]}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except ModelUnavailable as error:
+        print(f"wirestream {args.command}: {error} (see WIRESTREAM_NER_MODEL, WIRESTREAM_SENTIMENT_MODEL, "
+              "WIRESTREAM_STANCE_MODEL)", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from wirestream.nlp import ModelUnavailable
 from wirestream.nlp.casing import CASING_CLASSES, casing_ids
 
 
@@ -111,20 +112,38 @@ def load_pretrained(kind: str, path: str | Path, threads: int | None) -> tuple[A
 
     ``kind`` is ``"token"`` or ``"sequence"``; a sequence model whose config names a target marker
     (``wirestream_target_marker``) is read at that marker and stored as a token classifier.
+    Anything that stops the loading is a :class:`ModelUnavailable`.
+
+    >>> load_pretrained("token", "/nowhere/ner", None)
+    Traceback (most recent call last):
+    ...
+    wirestream.nlp.ModelUnavailable: no model at /nowhere/ner: no such directory
     """
+    name = str(path)
+    local = Path(name).expanduser()
+    if not local.is_dir() and (local.is_absolute() or name.startswith((".", "~")) or local.exists()):
+        raise ModelUnavailable(f"no model at {name}: no such directory")
+    try:
+        return _load(kind, name if not local.is_dir() else str(local), threads)
+    except (OSError, ValueError) as error:  # what transformers raises for a missing or broken model
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelUnavailable(f"could not load the model {name}: {reason}") from error
+
+
+def _load(kind: str, path: str, threads: int | None) -> tuple[Any, Any]:
     with _LOADING:
         import transformers
 
         if threads:
             torch.set_num_threads(threads)
         if kind == "sequence" and getattr(
-            transformers.AutoConfig.from_pretrained(str(path)), "wirestream_target_marker", None
+            transformers.AutoConfig.from_pretrained(path), "wirestream_target_marker", None
         ):
             kind = "token"
         auto = {"token": transformers.AutoModelForTokenClassification,
                 "sequence": transformers.AutoModelForSequenceClassification}[kind]
-        model = auto.from_pretrained(str(path), dtype=torch.float32)
-        return model, transformers.AutoTokenizer.from_pretrained(str(path))
+        model = auto.from_pretrained(path, dtype=torch.float32)
+        return model, transformers.AutoTokenizer.from_pretrained(path)
 
 
 def resolve_device(device: str) -> torch.device:

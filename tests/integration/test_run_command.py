@@ -1,4 +1,4 @@
-"""A stage of one's own, declared by an installed package, run by name under the shared runtime."""
+"""``wirestream run``: stages of one's own, and a model that is not there."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ def test_a_plugged_in_stage_runs_by_name_and_shows_in_status(settings, tmp_path:
     finally:
         stop_processes([stage])
     assert stage.returncode == 0, log.read_text()
+
+
+def test_a_model_that_is_not_there_stops_the_stage_with_one_line_naming_it(settings, tmp_path: Path):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    for model, says in ((tmp_path / "missing", f"no model at {tmp_path / 'missing'}: no such directory"),
+                        (broken, f"could not load the model {broken}: ")):
+        env = {**settings_env(settings), "WIRESTREAM_NER_MODEL": str(model)}
+        result = subprocess.run([sys.executable, "-m", "wirestream", "run", "ner"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 78, result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith(f"wirestream run: {says}"), result.stderr
+        assert "Traceback" not in result.stderr
