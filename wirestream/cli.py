@@ -112,7 +112,13 @@ def cmd_articles(args: argparse.Namespace) -> int:
             return 1
         print(found.article.model_dump_json(indent=2) if args.json else article_detail(found))
         return 0
-    stored = store.latest(args.limit)
+    filters = {name: getattr(args, name) for name in ("text", "entity", "label", "tone", "stance", "agency",
+                                                       "since", "until")}
+    if any(value is not None for value in filters.values()):
+        page = store.search(**filters, limit=args.limit)
+        stored = [found for item in page.items if (found := store.get(item["id"])) is not None]
+    else:
+        stored = store.latest(args.limit)
     if args.json:
         for item in stored:
             print(item.article.model_dump_json())
@@ -528,7 +534,11 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 # --- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from datetime import date
+
     from services import PLUGINS, REGISTRY
+
+    tones = ["negative", "neutral", "positive"]
 
     parser = argparse.ArgumentParser(prog="wirestream", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO"))
@@ -553,6 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
     articles = sub.add_parser("articles", help="list stored articles, or show one")
     articles.add_argument("id", nargs="?", help="show this article in full")
     articles.add_argument("--limit", type=int, default=20)
+    articles.add_argument("--text", "-q", help="words in headline or body")
+    articles.add_argument("--entity", help="mentioning this entity (key such as org:hamas, or name)")
+    articles.add_argument("--label", choices=["PER", "ORG", "LOC", "MISC"], help="mentioning an entity of this type")
+    articles.add_argument("--tone", choices=tones, help="the whole article's tone")
+    articles.add_argument("--stance", choices=tones, help="how the article portrays --entity (without it: any entity)")
+    articles.add_argument("--agency")
+    articles.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="published on or after")
+    articles.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="published on or before")
     articles.add_argument("--json", action="store_true", help="JSON instead of a table")
     articles.set_defaults(func=cmd_articles)
 
