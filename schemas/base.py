@@ -2,21 +2,27 @@
 
 Versions are ``MAJOR.MINOR``. A reader accepts any minor version of the major it was
 built for (a newer minor only adds optional fields, which an older reader ignores) and
-refuses any other major with a clear error.
+refuses any other major with a clear error. A record is written under the version of the
+model that writes it: what it read keeps its version in memory, and goes out stamped with the
+writer's, which is what the written fields follow.
 
 >>> from schemas import Article
->>> Article.model_validate({"schema_version": "1.7", "id": "a", "story_id": "a", "source": "s",
-...                         "body": "x", "field_from_the_future": 1}).schema_version
-'1.7'
+>>> read = Article.model_validate({"schema_version": "1.7", "id": "a", "story_id": "a", "source": "s",
+...                                "body": "x", "field_from_the_future": 1})
+>>> read.schema_version, read.model_dump()["schema_version"] == Article.SCHEMA_VERSION
+('1.7', True)
+>>> Article(id="a", story_id="a", source="s", body="x").schema_version == Article.SCHEMA_VERSION
+True
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -59,6 +65,19 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     schema_version: str = Field(default="1.0", description="MAJOR.MINOR of the contract this record follows.")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A new record of this model is of this model's version (and its JSON Schema says so)."""
+        super().__pydantic_init_subclass__(**kwargs)
+        field = copy.copy(cls.model_fields["schema_version"])
+        field.default = cls.SCHEMA_VERSION
+        cls.model_fields["schema_version"] = field
+        cls.model_rebuild(force=True)
+
+    @field_serializer("schema_version")
+    def _written_as(self, _read_as: str) -> str:
+        return self.SCHEMA_VERSION
 
     @field_validator("schema_version")
     @classmethod

@@ -35,6 +35,17 @@ def test_a_newer_minor_version_is_read_and_its_new_fields_ignored():
     assert article.schema_version == "1.9"
 
 
+@pytest.mark.parametrize("model", schemas.MODELS, ids=lambda m: m.SCHEMA_NAME)
+def test_a_record_is_written_under_the_version_of_the_model_that_writes_it(model):
+    """A new record is of its model's version, and so is every record a stage writes, whatever it read."""
+    assert model.model_json_schema()["properties"]["schema_version"]["default"] == model.SCHEMA_VERSION
+    if issubclass(model, Article):
+        assert model.model_validate(_article()).model_dump()["schema_version"] == model.SCHEMA_VERSION
+        read_old = model.model_validate(_article(schema_version="1.0"))
+        assert read_old.schema_version == "1.0"
+        assert json.loads(read_old.model_dump_json())["schema_version"] == model.SCHEMA_VERSION
+
+
 def test_another_major_version_is_refused_with_a_clear_error():
     with pytest.raises(ValidationError, match=r"schema version 2\.0 is not supported: this reader understands 1\.x"):
         Article.model_validate(_article(schema_version="2.0"))
