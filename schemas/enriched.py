@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from schemas.article import Article
 
@@ -68,13 +68,18 @@ class EnrichedArticle(Article):
     """An article plus enrichment; stages fill in their part and pass the rest through."""
 
     SCHEMA_NAME = "enriched-article"
-    SCHEMA_VERSION = "1.1"  # 1.1: status, supersedes (from Article)
+    SCHEMA_VERSION = "1.2"  # 1.1: status, supersedes (from Article); 1.2: extensions
 
     mentions: list[Mention] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     tone: Sentiment | None = Field(default=None, description="Tone of the whole article.")
     sentences: list[SentenceTone] = Field(default_factory=list)
     stances: list[EntityStance] = Field(default_factory=list)
+    extensions: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="What stages outside wirestream add, each under its own stage name (any JSON); every stage "
+        "passes it on, storage keeps it and the API returns it.",
+    )
 
     @model_validator(mode="after")
     def _offsets_index_the_text(self) -> EnrichedArticle:

@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 from schemas import Article, EnrichedArticle
+from services import StorageService
 from tests.services.test_plugins import install_plugin
 from wirestream.clients import read_topic
+from wirestream.db import open_store
 from wirestream.producer import publish
-from wirestream.testing import settings_env, stop_processes
+from wirestream.testing import running_stage, settings_env, stop_processes, wait_for
 
 
-def test_a_plugged_in_stage_runs_by_name_and_shows_in_status(settings, tmp_path: Path):
+def test_a_plugged_in_stage_runs_by_name_shows_in_status_and_what_it_adds_is_stored(settings, tmp_path: Path):
     install_plugin(tmp_path, {"tagger": "my_alerts:Tagger"})
     env = settings_env(settings)
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -28,11 +30,17 @@ def test_a_plugged_in_stage_runs_by_name_and_shows_in_status(settings, tmp_path:
         [record] = read_topic(settings, settings.topic_raw + ".tagged", expect=1, timeout=90)
         tagged = EnrichedArticle.model_validate_json(record.value)
         assert tagged.id == "a-1" and [step.service for step in tagged.trace] == ["produce", "tagger"]
+        assert tagged.extensions == {"tagger": {"words": 5}}
         status = subprocess.run([sys.executable, "-m", "wirestream", "status", "--json"], env=env,
                                 capture_output=True, text=True, timeout=120)
         assert status.returncode == 0, status.stderr
         tagger = next(s for s in json.loads(status.stdout) if s["stage"] == "tagger")
         assert tagger["group"] == settings.group_id("tagger") and tagger["total_lag"] == 0
+        # placed before storage, what the stage adds is stored with the article
+        behind = settings.model_copy(update={"storage_input_topic": settings.topic_raw + ".tagged"})
+        with running_stage(StorageService(behind), behind):
+            stored = wait_for(lambda: open_store(behind).get("a-1"), timeout=60, what="a-1 stored")
+        assert stored.article.extensions == {"tagger": {"words": 5}}
     finally:
         stop_processes([stage])
     assert stage.returncode == 0, log.read_text()

@@ -63,3 +63,10 @@ def test_mention_offsets_must_index_the_body():
     bad = good.model_copy(update={"start": 18})
     with pytest.raises(ValidationError, match="does not match the text there"):
         EnrichedArticle.model_validate(_article(body=body, mentions=[bad.model_dump()]))
+
+
+def test_extensions_carry_any_json_and_nothing_else():
+    carried = EnrichedArticle.model_validate(_article(extensions={"alerts": {"rules": ["a"], "n": 1}}))
+    assert json.loads(carried.model_dump_json())["extensions"] == {"alerts": {"rules": ["a"], "n": 1}}
+    with pytest.raises(ValidationError, match="extensions"):
+        EnrichedArticle.model_validate(_article(extensions={"alerts": {1, 2}}))

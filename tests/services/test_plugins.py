@@ -32,7 +32,7 @@ class Impostor(Alerts):
 
 
 class Tagger(Service):
-    """Reads the raw topic and copies each record to <raw>.tagged."""
+    """Reads the raw topic and copies each record to <raw>.tagged, with its word count as an extension."""
 
     name = "tagger"
 
@@ -41,7 +41,8 @@ class Tagger(Service):
         return self.settings.topic_raw + ".tagged"
 
     def process(self, batch):
-        return batch
+        return [r.model_copy(update={"extensions": {**r.extensions, "tagger": {"words": len(r.body.split())}}})
+                for r in batch]
 '''
 
 

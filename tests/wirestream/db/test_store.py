@@ -32,6 +32,13 @@ def test_upserts_are_idempotent_and_untrusted_text_comes_back_byte_for_byte(stor
     assert ids(store.search(text="DROP TABLE")) == ["a9"], "SQL in the text is only ever data"
 
 
+def test_what_stages_of_ones_own_add_is_stored_and_comes_back_as_it_went_in(store):
+    extended = article(7, "Oslo, Jan 1 (NTB) Snow.").model_copy(
+        update={"extensions": {"alerts": {"rules": ["weather"], "score": 0.5, "urgent": None}}})
+    store.upsert([extended])
+    assert store.get("a7").article.extensions == {"alerts": {"rules": ["weather"], "score": 0.5, "urgent": None}}
+
+
 def test_a_redelivered_article_keeps_its_first_stored_time(store):
     first = store.upsert([article(1, "Oslo, Jan 1 (NTB) Snow.")])[0]
     again = store.upsert([article(1, "Oslo, Jan 1 (NTB) Snow.")])[0]
