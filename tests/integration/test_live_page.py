@@ -69,5 +69,17 @@ def test_articles_appear_live_highlighted_and_untrusted_markup_stays_text(settin
             page.wait_for_selector("table td a")
             page.screenshot(path=str(OUTPUT / "article-page.png"), full_page=True)
             assert page.evaluate("typeof window.pwned") == "undefined"
+
+            # what a stage of one's own added is shown under its name, as text
+            extended = store.get(hostile.id).article.model_copy(
+                update={"extensions": {"alerts": {"note": SCRIPT, "rules": ["peru"]}}})
+            store.upsert([extended])
+            page.goto(f"{url}#/article/{hostile.id}")
+            section = page.locator('section.extension[data-stage="alerts"]')
+            section.wait_for(timeout=10_000)
+            assert section.locator("h3").inner_text() == "alerts"
+            assert '"note": "<script>window.pwned = 1</script>"' in section.locator("pre").inner_text()
+            assert section.locator("script").count() == 0 and page.evaluate("typeof window.pwned") == "undefined"
+            page.screenshot(path=str(OUTPUT / "article-extensions.png"), full_page=True)
         finally:
             browser.close()

@@ -97,6 +97,10 @@ async function showArticle(id) {
       el("td", { text: String(e.mention_count) }),
       el("td", {}, stance ? badge("stance", stance.label) : "–"));
   });
+  // what stages of one's own added (article.extensions, any JSON under each stage's name), shown as text
+  const extensions = Object.entries(article.extensions || {}).map(([stage, value]) =>
+    el("section", { class: "extension", "data-stage": stage },
+      el("h3", { text: stage }), el("pre", { text: JSON.stringify(value, null, 2) })));
   view.replaceChildren(
     el("article", { class: "card" },
       el("h1", { text: title(article) }), meta(article),
@@ -106,7 +110,8 @@ async function showArticle(id) {
       highlighted(article.body, article.mentions || [], "body")),
     el("h2", { text: "Entities and how the article portrays them" }),
     el("table", {}, el("tr", {}, el("th", { text: "entity" }), el("th", { text: "type" }),
-      el("th", { text: "mentions" }), el("th", { text: "stance" })), ...rows));
+      el("th", { text: "mentions" }), el("th", { text: "stance" })), ...rows),
+    ...(extensions.length ? [el("h2", { text: "What other stages added" }), ...extensions] : []));
 }
 
 function chart(timeline) {
