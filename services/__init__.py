@@ -6,7 +6,7 @@ Kafka. ``wirestream run <stage>`` runs it under the shared runtime.
 Stages of your own run under the same runtime (dead letters, delivery guarantees, metrics, scaling
 by consumer group) without a change here: ``wirestream run my_alerts:AlertService`` names the class,
 and a package that declares it in the entry-point group :data:`PLUGINS` makes it a stage by name,
-``wirestream run alerts``, that ``wirestream status`` and ``reset-offsets`` know too::
+``wirestream run alerts``, that ``wirestream status``, ``topics`` and ``reset-offsets`` cover too::
 
     [project.entry-points."wirestream.services"]
     alerts = "my_alerts:AlertService"
@@ -134,6 +134,19 @@ def input_topics(settings: Settings, registry: dict[str, type[Service]] | None =
     return {name: service(settings).input_topic for name, service in (registry or REGISTRY).items()}
 
 
+def all_topics(settings: Settings, registry: dict[str, type[Service]] | None = None) -> list[str]:
+    """The pipeline's topics, then the topics of the other stages in ``registry`` (default :func:`stages`).
+
+    >>> all_topics(Settings(), REGISTRY) == Settings().pipeline_topics
+    True
+    """
+    topics = list(settings.pipeline_topics)
+    for service in (registry if registry is not None else stages()).values():
+        stage = service(settings)
+        topics.extend(topic for topic in (stage.input_topic, stage.output_topic) if topic and topic not in topics)
+    return topics
+
+
 __all__ = [
     "PLUGINS",
     "REGISTRY",
@@ -141,6 +154,7 @@ __all__ = [
     "SentimentService",
     "StageNotFound",
     "StorageService",
+    "all_topics",
     "input_topics",
     "load",
     "resolve",

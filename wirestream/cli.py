@@ -381,22 +381,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 # --- topics ---------------------------------------------------------------------------------
 def cmd_topics(args: argparse.Namespace) -> int:
-    """The pipeline's topics against the settings; exit 1 where they differ (after ``--apply``: where
-    they still do, i.e. replicas)."""
+    """The pipeline's topics (and those of plugged-in stages) against the settings; exit 1 where they
+    differ (after ``--apply``: where they still do, i.e. replicas)."""
     import json
     from dataclasses import asdict
 
+    from services import all_topics
     from wirestream.clients import make_admin
     from wirestream.topics import inspect, reconcile, table
 
     settings = _settings()
+    topics = all_topics(settings)  # the pipeline's, and those of stages packages declare
     admin = make_admin(settings)
     try:
-        states = inspect(admin, settings)
+        states = inspect(admin, settings, topics)
         if args.apply:
             for line in reconcile(admin, settings, states):
                 print(line)
-            states = inspect(admin, settings)
+            states = inspect(admin, settings, topics)
     finally:
         admin.close()
     if args.json:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services import REGISTRY, StageNotFound, input_topics, load, resolve, stages
+from services import REGISTRY, StageNotFound, all_topics, input_topics, load, resolve, stages
 from tests.stages import Copy
 from wirestream.config import Settings
 
@@ -88,6 +88,12 @@ def test_an_installed_package_adds_its_stage_after_the_pipelines_own(plugin_root
     assert resolve("alerts") is found["alerts"]
     assert input_topics(Settings(), found)["alerts"] == Settings().topic_enriched
     assert "alerts" not in input_topics(Settings())  # the pipeline alone, as demo and audit want it
+
+
+def test_the_topics_of_a_plugged_in_stage_are_checked_with_the_pipelines(plugin_root):
+    install_plugin(plugin_root, {"tagger": "my_alerts:Tagger"})
+    settings = Settings()
+    assert all_topics(settings) == [*settings.pipeline_topics, f"{settings.topic_raw}.tagged"]
 
 
 def test_a_package_cannot_take_a_pipeline_stage_and_a_broken_one_spoils_nothing(plugin_root, caplog):
