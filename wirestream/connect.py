@@ -11,6 +11,9 @@ A broker that is down or still starting may answer later, so that is waited for.
 waiting cannot change (credentials, an unsupported SASL mechanism, a certificate either side does
 not trust) stops the client at its first attempt instead, as the Java client does.
 
+The reasons come from kafka-python's warnings; where an application sets its loggers to hide them,
+:func:`connecting` still hears them (and still shows that application only what it asked for).
+
 Wrong SASL credentials need one more fix (:func:`deliver_bytes_before_close`): the broker answers
 the failed SaslAuthenticate with its reason and closes the connection; kafka-python 3.0 reads the
 answer and the close in one go and drops the answer, so all it can say is "socket disconnected".
@@ -143,25 +146,61 @@ def unavailable(settings: Settings, reason: str | None, waited_s: float, permane
     return BrokerUnavailable(f"{where}; last error: {detail}")
 
 
+class _Forward(logging.Handler):
+    """Passes on to a logger's ancestors only the records its level had let through."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        super().__init__(level)
+        self.logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.logger.parent is not None:
+            self.logger.parent.handle(record)
+
+
+@contextmanager
+def _heard(loggers: list[logging.Logger], handler: logging.Handler) -> Iterator[None]:
+    """``handler`` gets these loggers' warnings even where logging is set to hide them, and no one else does.
+
+    An application that sets ``kafka`` to ERROR would otherwise leave :class:`_LastReason` deaf:
+    no reason in the error, and a refusal waited out for the whole timeout. Such a logger is
+    opened to warnings for the while, without propagating; what its old level let through is
+    passed on to its ancestors as before.
+    """
+    opened = []
+    for logger in loggers:
+        logger.addHandler(handler)
+        if not logger.isEnabledFor(logging.WARNING) and not logging.root.manager.disable >= logging.WARNING:
+            forward = _Forward(logger, logger.getEffectiveLevel())
+            opened.append((logger, logger.level, logger.propagate, forward))
+            logger.addHandler(forward)
+            logger.propagate = False
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level, propagate, forward in opened:
+            logger.setLevel(level)
+            logger.propagate = propagate
+            logger.removeHandler(forward)
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
 @contextmanager
 def connecting(settings: Settings) -> Iterator[None]:
     """Create kafka-python clients inside this; a failed bootstrap becomes :class:`BrokerUnavailable`."""
     handler = _LastReason(settings)
-    loggers = [logging.getLogger(name) for name in _REASONS]
-    for logger in loggers:
-        logger.addHandler(handler)
     started = time.monotonic()
     try:
-        yield
+        with _heard([logging.getLogger(name) for name in _REASONS], handler):
+            yield
     except KafkaTimeoutError as error:
         if isinstance(error, BrokerUnavailable) or "Unable to bootstrap" not in str(error):
             raise
         raise unavailable(settings, handler.reason, time.monotonic() - started) from error
     except SaslAuthenticationFailedError as error:  # kafka-python versions that raise the refusal themselves
         raise unavailable(settings, str(error), time.monotonic() - started, permanent=True) from error
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
 
 
 _patched = threading.Lock()

@@ -154,3 +154,27 @@ def test_a_kafka_python_that_raises_the_refusal_itself_gets_the_same_one_line_er
     refused = r"over SASL_PLAINTEXT \(PLAIN as app\); the broker refused the credentials: Authentication failed: bad$"
     with pytest.raises(BrokerUnavailable, match=refused), connecting(settings):
         raise SaslAuthenticationFailedError("Authentication failed: bad")
+
+
+def test_a_refusal_is_heard_where_the_application_hides_kafka_pythons_warnings(caplog):
+    """An application that sets ``kafka`` to ERROR still gets the reason and the early stop, and still
+    sees only kafka-python's errors."""
+    import pytest
+
+    from wirestream.config import Settings
+    from wirestream.connect import BrokerUnavailable, connecting
+
+    settings = Settings(bootstrap_servers="b:9094", security_protocol="SASL_PLAINTEXT", sasl_username="app")
+    kafka, manager = logging.getLogger("kafka"), logging.getLogger("kafka.net.manager")
+    saved = kafka.level
+    kafka.setLevel(logging.ERROR)
+    try:
+        refused = pytest.raises(BrokerUnavailable, match="the broker refused the credentials: Authentication failed")
+        with caplog.at_level(logging.DEBUG), refused, connecting(settings):
+            manager.error("Connection failed: [Error 58] SaslAuthenticationFailedError: Authentication failed")
+            manager.warning("Bootstrap connection to b-0 failed: KafkaConnectionError: socket disconnected")
+        assert [record.levelname for record in caplog.records if record.name == manager.name] == ["ERROR"]
+        assert (manager.level, manager.propagate) == (logging.NOTSET, True)
+        assert not manager.isEnabledFor(logging.WARNING)
+    finally:
+        kafka.setLevel(saved)
