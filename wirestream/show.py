@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Sequence
 
@@ -65,6 +66,8 @@ def article_detail(item: StoredArticle) -> str:
             for e in a.entities
         ]
         lines.append(textwrap.indent(_table(["entity", "label", "mentions", "aliases", "stance"], rows), "  "))
+    for stage, found in a.extensions.items():  # what stages of one's own added
+        lines.append(f"  {stage}: " + textwrap.shorten(json.dumps(found, ensure_ascii=False), 200, placeholder=" ..."))
     trace = [[t.service, t.version, t.model or "-", t.instance, f"{t.duration_ms:.0f} ms"] for t in a.trace]
     lines.append(textwrap.indent(_table(["stage", "version", "model", "instance", "time"], trace), "  "))
     return "\n".join(lines)

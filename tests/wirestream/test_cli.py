@@ -40,3 +40,10 @@ def test_a_bad_filter_is_refused_before_anything_is_read(stored, capsys):
     with pytest.raises(SystemExit) as refused:
         main(["articles", "--stance", "hostile"])
     assert refused.value.code == 2 and "invalid choice: 'hostile'" in capsys.readouterr().err
+
+
+def test_one_article_shows_what_stages_of_ones_own_added(stored, capsys):
+    store = ArticleStore(SqliteDialect(stored))
+    store.upsert([store.get("a3").article.model_copy(update={"extensions": {"alerts": {"rules": ["copper"]}}})])
+    assert main(["articles", "a3"]) == 0
+    assert '  alerts: {"rules": ["copper"]}' in capsys.readouterr().out.splitlines()
