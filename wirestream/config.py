@@ -206,6 +206,11 @@ class Settings(BaseSettings):
         description="Local broker: also listen for SASL_SSL clients here (TLS as on the SSL port, SASL as on the "
         "SASL port), the combination managed Kafka services use.",
     )
+    broker_ssl_client_auth: Literal["requested", "required"] = Field(
+        default="requested",
+        description="Local broker: on the SSL port, check a client certificate when one is offered, or let in "
+        "only clients with one signed by the local CA (mutual TLS, as clusters that authenticate by certificate).",
+    )
 
     def group_id(self, stage: str) -> str:
         """Consumer group of a stage: every process of the stage joins it and shares the partitions."""

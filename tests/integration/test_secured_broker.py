@@ -6,13 +6,15 @@ admin, idempotent and transactional producers, group consumers. The tests start 
 their own with a SASL_PLAINTEXT listener (``WIRESTREAM_BROKER_SASL_PORT``: PLAIN and both SCRAM
 hashes), a TLS listener (``WIRESTREAM_BROKER_SSL_PORT``: a certificate signed by a local CA, and a
 client certificate checked when offered) and a SASL_SSL listener, the two together as managed Kafka
-services have them.
+services have them; and one whose TLS listener requires a client certificate
+(``WIRESTREAM_BROKER_SSL_CLIENT_AUTH=required``), as clusters that authenticate clients by certificate do.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,14 +35,11 @@ PORT = TEST_BROKER_PORT + 300
 USER, PASSWORD = "pipeline", "s3cret-for-tests"
 
 
-@pytest.fixture(scope="module")
-def secured_broker(kafka):
+def _own_broker(kafka: str, settings: Settings) -> Iterator[LocalBroker]:
+    """A local broker of these tests' own, started fresh and removed after."""
     if kafka != f"127.0.0.1:{TEST_BROKER_PORT}":
         pytest.skip(f"the session uses the broker at {kafka}; these tests start a local broker with SASL and TLS")
-    broker = LocalBroker(Settings(
-        broker_port=PORT, broker_controller_port=PORT + 1, broker_sasl_port=PORT + 2, broker_ssl_port=PORT + 3,
-        broker_sasl_ssl_port=PORT + 4, sasl_username=USER, sasl_password=PASSWORD,
-    ))
+    broker = LocalBroker(settings)
     broker.stop()
     broker.reset()
     broker.start()
@@ -49,6 +48,14 @@ def secured_broker(kafka):
     finally:
         broker.stop()
         broker.reset()
+
+
+@pytest.fixture(scope="module")
+def secured_broker(kafka):
+    yield from _own_broker(kafka, Settings(
+        broker_port=PORT, broker_controller_port=PORT + 1, broker_sasl_port=PORT + 2, broker_ssl_port=PORT + 3,
+        broker_sasl_ssl_port=PORT + 4, sasl_username=USER, sasl_password=PASSWORD,
+    ))
 
 
 def _secured(settings: Settings, broker: LocalBroker, protocol: str, mechanism: str | None = None,
@@ -131,3 +138,24 @@ def test_mutual_tls_a_stage_runs_with_a_client_certificate_and_a_stranger_is_ref
     refusal = r"over SSL; the broker refused the client certificate \(WIRESTREAM_SSL_CERTFILE\): .*CERTIFICATE_UNKNOWN"
     with pytest.raises(BrokerUnavailable, match=refusal):
         make_admin(refused)
+
+
+@pytest.fixture(scope="module")
+def mtls_broker(kafka):
+    """A broker whose TLS listener lets in only clients with a certificate of the local CA."""
+    yield from _own_broker(kafka, Settings(broker_port=PORT + 10, broker_controller_port=PORT + 11,
+                                           broker_ssl_port=PORT + 13, broker_ssl_client_auth="required"))
+
+
+def test_where_a_client_certificate_is_required_one_without_stops_at_once_saying_so(mtls_broker, settings):
+    tls = TlsFiles.ensure(mtls_broker.ssl_cafile.parent)
+    own = tls.client("pipeline")
+    settings = _secured(settings, mtls_broker, "SSL").model_copy(update={"connect_timeout_ms": 600_000})
+    admin = make_admin(settings.model_copy(update={"ssl_certfile": str(own), "ssl_keyfile": str(own)}))
+    try:
+        assert admin.describe_cluster()["cluster_id"]
+    finally:
+        admin.close()
+    with pytest.raises(BrokerUnavailable, match=r"over SSL; the broker refused the client certificate "
+                                                 r"\(WIRESTREAM_SSL_CERTFILE\): .*BAD_CERTIFICATE"):
+        make_admin(settings)

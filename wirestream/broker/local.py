@@ -52,8 +52,8 @@ listener.name.{listener}.ssl.keystore.type=PKCS12
 listener.name.{listener}.ssl.keystore.location={keystore}
 listener.name.{listener}.ssl.keystore.password={password}
 listener.name.{listener}.ssl.key.password={password}
-# a client certificate, when offered, must be the local CA's (its entry in the same store)
-listener.name.{listener}.ssl.client.auth=requested
+# a client certificate (when offered, or always: WIRESTREAM_BROKER_SSL_CLIENT_AUTH) must be the local CA's
+listener.name.{listener}.ssl.client.auth={client_auth}
 listener.name.{listener}.ssl.truststore.type=PKCS12
 listener.name.{listener}.ssl.truststore.location={keystore}
 listener.name.{listener}.ssl.truststore.password={password}
@@ -212,7 +212,9 @@ class LocalBroker:
                 text += _SASL.format(name=name, listener=name.lower(), username=username, password=password)
             if name.endswith("SSL"):
                 tls = TlsFiles.ensure(self.ssl_cafile.parent)
-                text += _SSL.format(name=name, listener=name.lower(), keystore=tls.keystore, password=tls.password)
+                client_auth = self.settings.broker_ssl_client_auth if name == "SSL" else "requested"
+                text += _SSL.format(name=name, listener=name.lower(), keystore=tls.keystore, password=tls.password,
+                                    client_auth=client_auth)
         config.write_text(text)
         config.chmod(0o600)  # it may hold the SASL password and the keystore's
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(log_file=self.home / "kafka-server.log"))
