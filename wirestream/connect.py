@@ -170,10 +170,11 @@ def _heard(loggers: list[logging.Logger], handler: logging.Handler) -> Iterator[
     opened = []
     for logger in loggers:
         logger.addHandler(handler)
-        if not logger.isEnabledFor(logging.WARNING) and not logging.root.manager.disable >= logging.WARNING:
-            forward = _Forward(logger, logger.getEffectiveLevel())
+        if not logger.isEnabledFor(logging.WARNING) and logging.root.manager.disable < logging.WARNING:
+            forward = _Forward(logger, logger.getEffectiveLevel()) if logger.propagate else None
             opened.append((logger, logger.level, logger.propagate, forward))
-            logger.addHandler(forward)
+            if forward is not None:
+                logger.addHandler(forward)
             logger.propagate = False
             logger.setLevel(logging.WARNING)
     try:
@@ -182,7 +183,8 @@ def _heard(loggers: list[logging.Logger], handler: logging.Handler) -> Iterator[
         for logger, level, propagate, forward in opened:
             logger.setLevel(level)
             logger.propagate = propagate
-            logger.removeHandler(forward)
+            if forward is not None:
+                logger.removeHandler(forward)
         for logger in loggers:
             logger.removeHandler(handler)
 
