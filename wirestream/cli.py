@@ -129,10 +129,10 @@ def cmd_articles(args: argparse.Namespace) -> int:
 
 
 # --- demo -----------------------------------------------------------------------------------
-def _bootstrap_for_demo() -> None:
-    """Use the configured broker, or start the local one when none is configured."""
+def _bootstrap_for_demo() -> str | None:
+    """Use the configured broker, or start the local one when none is configured (its address, then)."""
     if os.environ.get(f"{ENV_PREFIX}BOOTSTRAP_SERVERS"):
-        return
+        return None
     from wirestream.broker import LocalBroker
 
     broker = LocalBroker(_settings())
@@ -140,6 +140,7 @@ def _bootstrap_for_demo() -> None:
         print("starting the local Kafka broker (first time: fetching its jars from Maven Central) ...")
     print(broker.start())
     os.environ[f"{ENV_PREFIX}BOOTSTRAP_SERVERS"] = broker.bootstrap
+    return broker.bootstrap
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -147,7 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from wirestream.producer import publish, read_inputs
     from wirestream.show import article_detail, articles_table
 
-    _bootstrap_for_demo()
+    local_broker = _bootstrap_for_demo()
     settings = _settings()
     report = publish(read_inputs(args.paths), settings)
     if report.error is not None:
@@ -183,6 +184,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print()
         print(article_detail(item))
     print(f"\nBrowse them live: `wirestream serve`, then open http://{settings.api_host}:{settings.api_port}/")
+    if local_broker:
+        print(f"The local Kafka broker keeps running at {local_broker} for more: `wirestream broker stop` stops it.")
     return 0
 
 
