@@ -124,9 +124,9 @@ def load_pretrained(kind: str, path: str | Path, threads: int | None) -> tuple[A
     if not local.is_dir() and (local.is_absolute() or name.startswith((".", "~")) or local.exists()):
         raise ModelUnavailable(f"no model at {name}: no such directory")
     try:
-        return _load(kind, name if not local.is_dir() else str(local), threads)
+        return _load(kind, str(local) if local.is_dir() else name, threads)
     except (OSError, ValueError) as error:  # what transformers raises for a missing or broken model
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
         raise ModelUnavailable(f"could not load the model {name}: {reason}") from error
 
 
