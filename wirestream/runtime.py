@@ -22,10 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
@@ -33,7 +32,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from schemas import Article, TraceStep
+from schemas import Article
+from wirestream.batch import process_batch
 from wirestream.clients import ensure_topics, make_consumer, member_id
 from wirestream.config import Settings
 from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
@@ -373,63 +373,11 @@ class StageRunner:
     def _process(
         self, good: list[tuple[ConsumerRecord, Article]]
     ) -> tuple[list[tuple[ConsumerRecord, Article]], list[tuple[ConsumerRecord, Rejected]]]:
-        """Run the service on the batch; on a record-level failure, isolate the bad records."""
-        if not good:
-            return [], []
-        articles = [article for _, article in good]
-        started_at = datetime.now(UTC)
-        clock = time.monotonic()
-        try:
-            results = self._guarded(lambda: self.service.process(articles))
-            pairs = list(zip([record for record, _ in good], self._checked(articles, results), strict=True))
-            self._process_s = time.monotonic() - clock
-            return self._traced(pairs, started_at), []
-        except (TransientError, KafkaError, BatchAbandoned):
-            raise
-        except Exception as error:  # a bad record somewhere: find it by processing one at a time
-            if len(good) > 1:
-                log.info(
-                    "batch failed (%s: %s); retrying its %d records one by one", type(error).__name__, error, len(good)
-                )
-        outputs: list[tuple[ConsumerRecord, Article]] = []
-        failed: list[tuple[ConsumerRecord, Rejected]] = []
-        for record, article in good:
-            try:
-                result = self._checked([article], self._guarded(lambda a=article: self.service.process([a])))
-                outputs.append((record, result[0]))
-            except (TransientError, KafkaError, BatchAbandoned):
-                raise
-            except Exception as error:
-                log.warning(
-                    "record %s failed in %s: %s: %s", article.id, self.service.name, type(error).__name__, error,
-                    extra={"article_id": article.id, "stage": self.service.name},
-                )
-                reason = getattr(error, "reason", "processing_error")
-                failed.append((record, Rejected(reason, f"{type(error).__name__}: {error}", article.id)))
-        self._process_s = time.monotonic() - clock
-        return self._traced(outputs, started_at), failed
-
-    @staticmethod
-    def _checked(inputs: Sequence[Article], results: Sequence[Article]) -> Sequence[Article]:
-        if len(results) != len(inputs):
-            raise RuntimeError(f"process returned {len(results)} records for {len(inputs)}")
-        return results
-
-    def _traced(
-        self, pairs: list[tuple[ConsumerRecord, Article]], started_at: datetime
-    ) -> list[tuple[ConsumerRecord, Article]]:
-        finished_at = datetime.now(UTC)
-        step = TraceStep(
-            service=self.service.name,
-            version=self.service.version,
-            model=self.service.model,
-            instance=self.settings.instance_id,
-            started_at=started_at,
-            finished_at=finished_at,
-            duration_ms=(finished_at - started_at).total_seconds() * 1000,
-            batch_size=max(1, len(pairs)),
-        )
-        return [(record, article.model_copy(update={"trace": [*article.trace, step]})) for record, article in pairs]
+        """Run the service on the batch by :mod:`wirestream.batch`'s rules, on the model thread."""
+        done = process_batch(self.service, good, instance=self.settings.instance_id, call=self._guarded,
+                             passthrough=(TransientError, KafkaError, BatchAbandoned))
+        self._process_s = done.seconds
+        return done.outputs, done.failed
 
     def _guarded(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the model thread, keeping the consumer in its group while it runs.

@@ -1,0 +1,137 @@
+"""One batch through a service by the runtime's rules, with nothing of Kafka in it.
+
+The rules: the service gets the whole batch and must return one record per input, in order. If it
+raises anything but an infrastructure error (``passthrough``: :class:`TransientError`, and in the
+runtime Kafka's errors too), its records are tried again one by one and each that still fails
+becomes a :class:`Rejected` with the error's ``reason`` (``processing_error`` unless the exception
+says, as a :class:`~wirestream.service.RecordError` does). Every output gets a trace step.
+
+:class:`wirestream.runtime.StageRunner` applies them to each polled batch, on its model thread;
+:func:`wirestream.testing.run_batch` applies them to records in a stage's unit tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar, get_args
+
+from schemas import Article, TraceStep
+from schemas.dead_letter import Reason
+from wirestream.records import Rejected
+from wirestream.service import RecordError, Service, TransientError
+
+log = logging.getLogger(__name__)
+K = TypeVar("K")  # what travels beside each record: the Kafka record in the runtime, a position in tests
+T = TypeVar("T")
+REASONS: frozenset[str] = frozenset(get_args(Reason))
+
+
+def call_here(work: Callable[[], T]) -> T:
+    """Run the service on the calling thread (the runtime passes its model thread instead)."""
+    return work()
+
+
+@dataclass
+class Processed(Generic[K]):
+    """What a batch became: traced outputs and the records that failed, each beside its ``K``."""
+
+    outputs: list[tuple[K, Article]]
+    failed: list[tuple[K, Rejected]]
+    seconds: float
+    """Time from the first call of ``process`` to the last one's return."""
+
+
+def process_batch(
+    service: Service,
+    items: Sequence[tuple[K, Article]],
+    *,
+    instance: str,
+    call: Callable[[Callable[[], Sequence[Article]]], Sequence[Article]] = call_here,
+    passthrough: tuple[type[BaseException], ...] = (TransientError,),
+) -> Processed[K]:
+    """Run ``service`` on ``items``; on a failure that is not ``passthrough``, isolate the bad records.
+
+    >>> from wirestream.config import Settings
+    >>> class Picky(Service):
+    ...     name = "picky"
+    ...     def process(self, batch):
+    ...         if any(a.body == "bad" for a in batch):
+    ...             raise ValueError("cannot read it")
+    ...         return batch
+    >>> items = [(n, Article(id=body, story_id=body, source="s", body=body)) for n, body in enumerate(["ok", "bad"])]
+    >>> done = process_batch(Picky(Settings()), items, instance="test")
+    >>> [(n, a.id, a.trace[-1].service) for n, a in done.outputs]
+    [(0, 'ok', 'picky')]
+    >>> [(n, r.reason, r.error, r.article_id) for n, r in done.failed]
+    [(1, 'processing_error', 'ValueError: cannot read it', 'bad')]
+    """
+    if not items:
+        return Processed([], [], 0.0)
+    articles = [article for _, article in items]
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    try:
+        results = _checked(articles, call(lambda: service.process(articles)))
+        outputs = list(zip([key for key, _ in items], results, strict=True))
+        return Processed(_traced(service, instance, outputs, started_at), [], time.monotonic() - clock)
+    except passthrough:
+        raise
+    except Exception as error:  # a bad record somewhere: find it by processing one at a time
+        if len(items) > 1:
+            log.info("batch failed (%s: %s); retrying its %d records one by one", type(error).__name__, error,
+                     len(items))
+    kept: list[tuple[K, Article]] = []
+    failed: list[tuple[K, Rejected]] = []
+    for key, article in items:
+        try:
+            kept.append((key, _checked([article], call(lambda a=article: service.process([a])))[0]))
+        except passthrough:
+            raise
+        except Exception as error:
+            log.warning(
+                "record %s failed in %s: %s: %s", article.id, service.name, type(error).__name__, error,
+                extra={"article_id": article.id, "stage": service.name},
+            )
+            failed.append((key, Rejected(reason_of(error), f"{type(error).__name__}: {error}", article.id)))
+    return Processed(_traced(service, instance, kept, started_at), failed, time.monotonic() - clock)
+
+
+def reason_of(error: Exception) -> Reason:
+    """The dead-letter reason a failure names: a :class:`RecordError`'s own, else ``processing_error``.
+
+    Only wirestream's own errors are asked: many others carry a ``reason`` of their own (an HTTP
+    error's "Not Found", an SSL error's code) that is no dead-letter reason.
+
+    >>> from wirestream.service import IdConflict
+    >>> reason_of(IdConflict("a reused id")), reason_of(ValueError("odd"))
+    ('id_conflict', 'processing_error')
+    """
+    reason = getattr(error, "reason", None) if isinstance(error, RecordError) else None
+    return reason if reason in REASONS else "processing_error"
+
+
+def _checked(inputs: Sequence[Article], results: Sequence[Article]) -> Sequence[Article]:
+    if len(results) != len(inputs):
+        raise RuntimeError(f"process returned {len(results)} records for {len(inputs)}")
+    return results
+
+
+def _traced(
+    service: Service, instance: str, pairs: list[tuple[K, Article]], started_at: datetime
+) -> list[tuple[K, Article]]:
+    finished_at = datetime.now(UTC)
+    step = TraceStep(
+        service=service.name,
+        version=service.version,
+        model=service.model,
+        instance=instance,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=(finished_at - started_at).total_seconds() * 1000,
+        batch_size=max(1, len(pairs)),
+    )
+    return [(key, article.model_copy(update={"trace": [*article.trace, step]})) for key, article in pairs]
