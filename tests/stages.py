@@ -29,3 +29,17 @@ class SlowCopy(Copy):
     """A copy slow enough (0.2 s a batch) for rebalances to land mid-stream."""
 
     delay_s = 0.2
+
+
+class BrokenSetup(Copy):
+    """A stage whose ``setup`` fails after taking something that ``close`` must give back."""
+
+    name = "broken"
+    closed = False
+
+    def setup(self) -> None:
+        self.taken = True
+        raise FileNotFoundError("lexicon.txt is not in the image")
+
+    def close(self) -> None:
+        type(self).closed = self.taken

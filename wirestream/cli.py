@@ -717,18 +717,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     from wirestream.logs import configure
 
     configure(args.log_level, args.log_format)
-    from wirestream.connect import EXIT_UNAVAILABLE, BrokerUnavailable
-    from wirestream.nlp import EXIT_CONFIG, ModelUnavailable
-
     try:
         return int(args.func(args) or 0)
-    except BrokerUnavailable as error:
-        print(f"wirestream {args.command}: {error.args[0]}", file=sys.stderr)
+    except Exception as error:
+        code = _explained(args.command, error)
+        if code is None:
+            raise
+        return code
+
+
+def _explained(command: str, error: Exception) -> int | None:
+    """Print one line for a failure the user can act on and return its exit code; None for anything else."""
+    from wirestream.connect import EXIT_UNAVAILABLE, BrokerUnavailable
+    from wirestream.nlp import EXIT_CONFIG, ModelUnavailable
+    from wirestream.runtime import EXIT_SETUP_FAILED, StageSetupFailed
+
+    cause = error.__cause__ if isinstance(error, StageSetupFailed) else error
+    if isinstance(cause, BrokerUnavailable):
+        print(f"wirestream {command}: {cause.args[0]}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    except ModelUnavailable as error:
-        print(f"wirestream {args.command}: {error} (see WIRESTREAM_NER_MODEL, WIRESTREAM_SENTIMENT_MODEL, "
+    if isinstance(cause, ModelUnavailable):
+        print(f"wirestream {command}: {cause} (see WIRESTREAM_NER_MODEL, WIRESTREAM_SENTIMENT_MODEL, "
               "WIRESTREAM_STANCE_MODEL)", file=sys.stderr)
         return EXIT_CONFIG
+    if isinstance(error, StageSetupFailed):
+        log.debug("the setup's traceback", exc_info=cause)
+        print(f"wirestream {command}: {error}; --log-level DEBUG shows its traceback", file=sys.stderr)
+        return EXIT_SETUP_FAILED
+    return None
 
 
 if __name__ == "__main__":

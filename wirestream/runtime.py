@@ -20,8 +20,10 @@ finish, otherwise it is abandoned uncommitted and will be redelivered.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import wait
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from wirestream.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+EXIT_SETUP_FAILED = 70  # sysexits.h EX_SOFTWARE: the stage's own setup raised
 COMMITTED_TIMEOUT_MS = 10_000  # reading committed offsets while the coordinator is away: retried after a poll
 
 
@@ -54,6 +57,24 @@ class BatchAbandoned(Exception):
     def __init__(self, why: str, *, to_committed: bool = False) -> None:
         super().__init__(why)
         self.to_committed = to_committed  # rewind to the committed offsets, not to the batch's start
+
+
+class StageSetupFailed(RuntimeError):
+    """A stage's ``setup`` raised: the stage cannot start. The message says where, in one line.
+
+    >>> def setup():
+    ...     raise FileNotFoundError("lexicon.txt")
+    >>> try:
+    ...     setup()
+    ... except OSError as error:
+    ...     print(StageSetupFailed("tagger", error))  # doctest: +ELLIPSIS
+    stage tagger could not start: its setup raised FileNotFoundError: lexicon.txt (<doctest ...>:2, in setup)
+    """
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        at = f" ({os.path.basename(where.filename)}:{where.lineno}, in {where.name})" if where else ""
+        super().__init__(f"stage {stage} could not start: its setup raised {type(error).__name__}: {error}{at}")
 
 
 @dataclass
@@ -137,8 +158,11 @@ class StageRunner:
         self._worker = ModelWorker(self.service.name)
         try:
             self._worker.submit(self.service.setup).result()  # load and warm up on the thread that runs batches
-        except BaseException:
+        except BaseException as error:
             self._worker.close()
+            self._close_service()  # releases what setup took before it failed
+            if isinstance(error, Exception):
+                raise StageSetupFailed(self.service.name, error) from error
             raise
         group = settings.group_id(self.service.name)
         self._consumer = self.make_consumer(group)
@@ -218,9 +242,15 @@ class StageRunner:
             self._hanging.close()
         if self._worker is not None:
             self._worker.close()
-        self.service.close()
+        self._close_service()
         self.telemetry.close()
         log.info("stage %s stopped: %s", self.service.name, self.metrics)
+
+    def _close_service(self) -> None:
+        try:
+            self.service.close()
+        except Exception:
+            log.exception("stage %s: close raised", self.service.name)
 
     # --- one batch -------------------------------------------------------------------------
     def _poll(self) -> list[ConsumerRecord]:

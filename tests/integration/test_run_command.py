@@ -1,4 +1,4 @@
-"""``wirestream run``: stages of one's own, and a model that is not there."""
+"""``wirestream run``: stages of one's own, a model that is not there, a setup that fails."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from schemas import Article, EnrichedArticle
 from services import StorageService
 from tests.services.test_plugins import install_plugin
+from tests.stages import BrokenSetup
 from wirestream.clients import read_topic
 from wirestream.db import open_store
 from wirestream.producer import publish
+from wirestream.runtime import StageRunner, StageSetupFailed
 from wirestream.testing import running_stage, settings_env, stop_processes, wait_for
 
 
@@ -58,3 +62,21 @@ def test_a_model_that_is_not_there_stops_the_stage_with_one_line_naming_it(setti
         assert result.returncode == 78, result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith(f"wirestream run: {says}"), result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_stage_whose_setup_raises_does_not_start_and_gives_back_what_it_took(settings):
+    with pytest.raises(StageSetupFailed, match=r"^stage broken could not start: its setup raised "
+                       r"FileNotFoundError: lexicon.txt is not in the image \(stages.py:\d+, in setup\)$"):
+        StageRunner(BrokenSetup(settings), settings).run()
+    assert BrokenSetup.closed
+
+
+def test_the_run_command_says_in_one_line_why_the_stage_could_not_start(settings):
+    result = subprocess.run([sys.executable, "-m", "wirestream", "run", "tests.stages:BrokenSetup"],
+                            env=settings_env(settings), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 70, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "wirestream run: stage broken could not start: its setup raised FileNotFoundError: lexicon.txt is not in "
+        f"the image (stages.py:{BrokenSetup.setup.__code__.co_firstlineno + 2}, in setup); --log-level DEBUG shows "
+        "its traceback"), result.stderr
+    assert "Traceback" not in result.stderr
