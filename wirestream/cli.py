@@ -116,7 +116,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
                                                        "since", "until")}
     if any(value is not None for value in filters.values()):
         page = store.search(**filters, limit=args.limit)
-        stored = [found for item in page.items if (found := store.get(item["id"])) is not None]
+        stored = store.get_many([item["id"] for item in page.items])
     else:
         stored = store.latest(args.limit)
     if args.json:

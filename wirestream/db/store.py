@@ -219,6 +219,16 @@ class ArticleStore:
             rows = self._fetch(connection, "WHERE a.id = %(id)s", {"id": article_id})
         return rows[0] if rows else None
 
+    def get_many(self, article_ids: Sequence[str], chunk: int = 500) -> list[StoredArticle]:
+        """The stored ones of ``article_ids``, in that order, asked ``chunk`` ids at a time."""
+        found: dict[str, StoredArticle] = {}
+        with self.dialect.connect() as connection:
+            for start in range(0, len(article_ids), chunk):
+                marks, ids = _in_list("id", article_ids[start:start + chunk])
+                for item in self._fetch(connection, f"WHERE a.id IN ({marks})", ids):
+                    found[item.article.id] = item
+        return [found[article_id] for article_id in article_ids if article_id in found]
+
     def latest(self, limit: int = 20) -> list[StoredArticle]:
         with self.dialect.connect() as connection:
             return self._fetch(connection, "ORDER BY a.updated_at DESC, a.id LIMIT %(limit)s", {"limit": limit})

@@ -39,6 +39,17 @@ def test_what_stages_of_ones_own_add_is_stored_and_comes_back_as_it_went_in(stor
     assert store.get("a7").article.extensions == {"alerts": {"rules": ["weather"], "score": 0.5, "urgent": None}}
 
 
+def test_many_articles_come_back_in_the_order_asked_in_one_query_per_chunk(filled, monkeypatch):
+    queries: list[str] = []
+    execute = filled.dialect.execute
+    monkeypatch.setattr(filled.dialect, "execute", lambda c, sql, p=None: queries.append(sql) or execute(c, sql, p))
+    got = filled.get_many(["a3", "nowhere", "a1", "a2"], chunk=2)
+    assert [item.article.id for item in got] == ["a3", "a1", "a2"], "the missing id is left out"
+    assert len([sql for sql in queries if sql.startswith("SELECT a.record")]) == 2
+    assert got[1] == filled.get("a1")
+    assert filled.get_many([]) == []
+
+
 def test_a_redelivered_article_keeps_its_first_stored_time(store):
     first = store.upsert([article(1, "Oslo, Jan 1 (NTB) Snow.")])[0]
     again = store.upsert([article(1, "Oslo, Jan 1 (NTB) Snow.")])[0]
