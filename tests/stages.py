@@ -43,3 +43,17 @@ class BrokenSetup(Copy):
 
     def close(self) -> None:
         type(self).closed = self.taken
+
+
+class Fragile(Copy):
+    """Copies records, except that it raises on every one while ``broken`` and on bodies saying "bad"."""
+
+    name = "fragile"
+    broken = False
+
+    def process(self, batch: Sequence[Article]) -> Sequence[Article]:
+        if type(self).broken:
+            raise ConnectionRefusedError("the enrichment service is gone")
+        if any("bad" in article.body for article in batch):
+            raise ValueError("cannot read this one")
+        return batch

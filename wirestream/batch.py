@@ -96,7 +96,8 @@ def process_batch(
                 "record %s failed in %s: %s: %s", article.id, service.name, type(error).__name__, error,
                 extra={"article_id": article.id, "stage": service.name},
             )
-            failed.append((key, Rejected(reason_of(error), f"{type(error).__name__}: {error}", article.id)))
+            failed.append((key, Rejected(reason_of(error), f"{type(error).__name__}: {error}", article.id,
+                                         unexpected=not isinstance(error, RecordError))))
     return Processed(_traced(service, instance, kept, started_at), failed, time.monotonic() - clock)
 
 

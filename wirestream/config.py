@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=10.0, gt=0)
     max_body_chars: int = Field(default=200_000, ge=1)
+    max_failures_in_a_row: int = Field(
+        default=100,
+        ge=0,
+        description="More records than this failing in a stage's process one after another is the stage's "
+        "fault, not theirs: the batch is held uncommitted and retried, as in an outage, instead of "
+        "dead-lettering the stream (0: no limit).",
+    )
     delivery: Literal["exactly_once", "at_least_once"] = Field(
         default="exactly_once",
         description="exactly_once: each NLP stage's batch (outputs, dead letters, input offsets) is one Kafka "

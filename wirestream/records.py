@@ -22,6 +22,8 @@ class Rejected(Exception):
     reason: Reason
     error: str
     article_id: str | None = None
+    unexpected: bool = False
+    """The stage raised something other than a :class:`~wirestream.service.RecordError` on it: maybe its own fault."""
 
 
 def describe_validation_error(error: ValidationError) -> str:

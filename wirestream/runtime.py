@@ -59,6 +59,10 @@ class BatchAbandoned(Exception):
         self.to_committed = to_committed  # rewind to the committed offsets, not to the batch's start
 
 
+class FailingEveryRecord(TransientError):
+    """More records than ``max_failures_in_a_row`` failed in ``process`` in a row: held like an outage."""
+
+
 class StageSetupFailed(RuntimeError):
     """A stage's ``setup`` raised: the stage cannot start. The message says where, in one line.
 
@@ -141,6 +145,7 @@ class StageRunner:
         self._member: str | None = None  # the group member id the current positions belong to
         self._owned: tuple[set[TopicPartition], bool] | None = None  # (assignment, joined) last reported
         self._hanging: HangingTransactionGuard | None = None
+        self._failures_in_a_row = 0  # records that failed in process one after another, up to the last delivery
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -355,7 +360,9 @@ class StageRunner:
             self._check_batch_alive(batch)
             try:
                 outputs, failed = self._process(good)
+                in_a_row = self._failures_in_a_row_after(good, failed)
                 self._deliver(batch, outputs, dead + failed)
+                self._failures_in_a_row = in_a_row
                 break
             except TransactionInDoubt as error:
                 self.metrics.retries += 1
@@ -399,6 +406,32 @@ class StageRunner:
             len(dead) + len(failed),
             self.metrics.last_batch_ms,
         )
+
+    def _failures_in_a_row_after(
+        self, good: list[tuple[ConsumerRecord, Article]], failed: list[tuple[ConsumerRecord, Rejected]]
+    ) -> int:
+        """How many records will have failed in ``process`` one after another once this batch is delivered.
+
+        Only unexpected failures count: a :class:`~wirestream.service.RecordError` (an id conflict)
+        is the record's own verdict. Past ``max_failures_in_a_row`` the stage, not the records, is at
+        fault (a bug, a lost credential, a model that cannot run): :class:`FailingEveryRecord` holds
+        the batch like an outage, so the stream does not drain into the dead letters. A record that
+        goes through or is rejected as a ``RecordError`` ends the run; records rejected before
+        ``process`` (undecodable, schema-invalid) neither count nor end it.
+        """
+        limit = self.settings.max_failures_in_a_row
+        failed_here = {id(record): why.error for record, why in failed if why.unexpected}
+        in_a_row, last_error = self._failures_in_a_row, ""
+        for record, _ in good:
+            in_a_row = in_a_row + 1 if id(record) in failed_here else 0
+            last_error = failed_here.get(id(record), last_error)
+            if limit and in_a_row > limit:
+                raise FailingEveryRecord(
+                    f"{in_a_row} records in a row failed in {self.service.name} (the last: {last_error}), "
+                    f"over WIRESTREAM_MAX_FAILURES_IN_A_ROW={limit}: the stage is at fault, not the records; "
+                    "holding the batch uncommitted until one goes through"
+                )
+        return in_a_row
 
     def _process(
         self, good: list[tuple[ConsumerRecord, Article]]
