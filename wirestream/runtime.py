@@ -363,6 +363,7 @@ class StageRunner:
                 in_a_row = self._failures_in_a_row_after(good, failed)
                 self._deliver(batch, outputs, dead + failed)
                 self._failures_in_a_row = in_a_row
+                self.telemetry.failures_in_a_row(in_a_row)
                 break
             except TransactionInDoubt as error:
                 self.metrics.retries += 1
@@ -426,6 +427,7 @@ class StageRunner:
             in_a_row = in_a_row + 1 if id(record) in failed_here else 0
             last_error = failed_here.get(id(record), last_error)
             if limit and in_a_row > limit:
+                self.telemetry.failures_in_a_row(in_a_row)
                 raise FailingEveryRecord(
                     f"{in_a_row} records in a row failed in {self.service.name} (the last: {last_error}), "
                     f"over WIRESTREAM_MAX_FAILURES_IN_A_ROW={limit}: the stage is at fault, not the records; "

@@ -56,6 +56,10 @@ class Telemetry:
         self._assigned = Gauge("wirestream_assigned_partitions",
                                "Input partitions this process owns (0: the group has more members than partitions)",
                                names, registry=self.registry).labels(**labels)
+        self._failing = Gauge("wirestream_failures_in_a_row",
+                              "Records that raised in process one after another; past "
+                              "WIRESTREAM_MAX_FAILURES_IN_A_ROW the stage holds its batch", names,
+                              registry=self.registry).labels(**labels)
         self._owned: set[tuple[str, int]] = set()
         self._labels = labels
         self.stuck_after_s = stuck_after_s
@@ -79,6 +83,9 @@ class Telemetry:
 
     def retried(self) -> None:
         self._retries.inc()
+
+    def failures_in_a_row(self, count: int) -> None:
+        self._failing.set(count)
 
     def hanging_ended(self, ending: str) -> None:
         """A hanging transaction ended with a ``commit`` or ``abort`` marker: worth an alert, as
