@@ -414,7 +414,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 # --- reset-offsets --------------------------------------------------------------------------
 def cmd_reset_offsets(args: argparse.Namespace) -> int:
     """Move a stopped stage's committed offsets to the start, the end or a time (exit 2: it is running)."""
-    from services import input_topics, stages
+    from services import StageNotFound, resolve
     from wirestream.offsets import StageRunning, position, reset_offsets, table
 
     try:
@@ -423,18 +423,18 @@ def cmd_reset_offsets(args: argparse.Namespace) -> int:
         print(f"--to {args.to!r}: give start, end or an ISO 8601 time such as 2026-11-01T06:00", file=sys.stderr)
         return 2
     settings = _settings()
-    topics = input_topics(settings, stages())
-    if args.stage not in topics:
-        print(f"wirestream reset-offsets: no stage {args.stage!r}; the stages are {', '.join(topics)}",
-              file=sys.stderr)
-        return 2
-    topic = topics[args.stage]
     try:
-        moves = reset_offsets(settings, args.stage, topic, to, apply=not args.dry_run)
+        service = resolve(args.stage)
+    except StageNotFound as error:
+        print(f"wirestream reset-offsets: {error}", file=sys.stderr)
+        return 2
+    stage, topic = service.name, service(settings).input_topic
+    try:
+        moves = reset_offsets(settings, stage, topic, to, apply=not args.dry_run)
     except StageRunning as refused:
         print(f"nothing moved: {refused}", file=sys.stderr)
         return 2
-    print(f"{settings.group_id(args.stage)} on {topic}{' (dry run: nothing moved)' if args.dry_run else ''}")
+    print(f"{settings.group_id(stage)} on {topic}{' (dry run: nothing moved)' if args.dry_run else ''}")
     print(table(moves))
     return 0
 
@@ -667,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reset = sub.add_parser("reset-offsets", help="move a stopped stage's committed offsets: reprocess from the "
                            "start or a time (e.g. after a model change), or skip to the end")
-    reset.add_argument("stage", help=f"{', '.join(REGISTRY)} or a stage a package declares")
+    reset.add_argument("stage", help=f"{', '.join(REGISTRY)}, a stage a package declares, or module:Class")
     reset.add_argument("--to", required=True, metavar="start|end|TIME",
                        help="start, end, or an ISO 8601 time (UTC unless given): its first record at or after")
     reset.add_argument("--dry-run", action="store_true", help="show the moves without making them")

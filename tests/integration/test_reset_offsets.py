@@ -106,3 +106,15 @@ def _moved(settings, topic: str) -> bool:
         return True
     except StageRunning:  # the abort marker may take a moment to reach the offsets partition
         return False
+
+
+def test_a_stage_of_ones_own_is_named_as_wirestream_run_names_it(settings, monkeypatch, capsys):
+    ensure_topics(settings)
+    assert publish([_article(1), _article(2)], settings).ok
+    export_settings(settings, monkeypatch.setenv)
+    assert main(["reset-offsets", "tests.stages:Copy", "--to", "end"]) == 0
+    assert capsys.readouterr().out.startswith(f"{settings.group_id('copy')} on {settings.topic_raw}\n")
+    assert _unread(settings, "copy", settings.topic_raw) == 0, "its group skipped both"
+    assert main(["reset-offsets", "copy", "--to", "end"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "wirestream reset-offsets: no stage 'copy'; the stages are ner, sentiment, storage (or give module:Class)")
