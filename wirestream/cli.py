@@ -99,6 +99,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- enrich in this process ------------------------------------------------------------------
+def cmd_enrich(args: argparse.Namespace) -> int:
+    from services import StageNotFound, resolve
+    from wirestream.enrich import enrich
+    from wirestream.producer import read_inputs, stamp
+    from wirestream.show import article_detail
+    from wirestream.wirefile import InputError
+
+    settings = _settings()
+    try:
+        stages = [resolve(name.strip()) for name in args.stages.split(",") if name.strip()]
+        articles = [stamp(article, settings.instance_id) for article in read_inputs(args.paths or ["-"])]
+    except (StageNotFound, InputError) as error:
+        print(f"wirestream enrich: {error}", file=sys.stderr)
+        return 2
+    done = enrich(articles, stages, settings)
+    for article in done.articles:
+        print(article.model_dump_json() if args.json else article_detail(article) + "\n")
+    for letter in done.dead_letters:
+        print(f"rejected by {letter.stage}: {letter.article_id or '-'}: {letter.reason}: {letter.error}",
+              file=sys.stderr)
+    return 1 if done.dead_letters else 0
+
+
 # --- articles -------------------------------------------------------------------------------
 def cmd_articles(args: argparse.Namespace) -> int:
     from wirestream.db import open_store
@@ -579,6 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     articles.add_argument("--json", action="store_true", help="JSON instead of a table")
     articles.set_defaults(func=cmd_articles)
 
+    enrich = sub.add_parser("enrich", help="run stages in this process on wire files, without Kafka, and show "
+                            "the enriched articles (exit 1: a stage rejected some)")
+    enrich.add_argument("paths", nargs="*", help="wire files, JSON Lines, directories; - or none: stdin")
+    enrich.add_argument("--stages", default="ner,sentiment",
+                        help="the stages in order, by name or module:Class (default: ner,sentiment)")
+    enrich.add_argument("--json", action="store_true", help="one enriched article per line, as JSON")
+    enrich.set_defaults(func=cmd_enrich)
+
     demo = sub.add_parser("demo", help="run the whole pipeline on wire files and show what was stored")
     demo.add_argument("paths", nargs="*", default=["seeds"])
     demo.add_argument("--timeout", type=float, default=180.0)
@@ -730,7 +762,7 @@ def _explained(command: str, error: Exception) -> int | None:
     """Print one line for a failure the user can act on and return its exit code; None for anything else."""
     from wirestream.connect import EXIT_UNAVAILABLE, BrokerUnavailable
     from wirestream.nlp import EXIT_CONFIG, ModelUnavailable
-    from wirestream.runtime import EXIT_SETUP_FAILED, StageSetupFailed
+    from wirestream.service import EXIT_SETUP_FAILED, StageSetupFailed
 
     cause = error.__cause__ if isinstance(error, StageSetupFailed) else error
     if isinstance(cause, BrokerUnavailable):

@@ -20,10 +20,8 @@ finish, otherwise it is abandoned uncommitted and will be redelivered.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import wait
 from dataclasses import dataclass, field
@@ -40,14 +38,13 @@ from wirestream.clients import ensure_topics, make_consumer, member_id
 from wirestream.config import Settings
 from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
 from wirestream.records import Rejected, dead_letter, decode
-from wirestream.service import Service, TransientError
+from wirestream.service import Service, StageSetupFailed, TransientError
 from wirestream.telemetry import Telemetry
 from wirestream.transactions import HangingTransactionGuard, OpenTransaction
 from wirestream.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-EXIT_SETUP_FAILED = 70  # sysexits.h EX_SOFTWARE: the stage's own setup raised
 COMMITTED_TIMEOUT_MS = 10_000  # reading committed offsets while the coordinator is away: retried after a poll
 
 
@@ -61,24 +58,6 @@ class BatchAbandoned(Exception):
 
 class FailingEveryRecord(TransientError):
     """More records than ``max_failures_in_a_row`` failed in ``process`` in a row: held like an outage."""
-
-
-class StageSetupFailed(RuntimeError):
-    """A stage's ``setup`` raised: the stage cannot start. The message says where, in one line.
-
-    >>> def setup():
-    ...     raise FileNotFoundError("lexicon.txt")
-    >>> try:
-    ...     setup()
-    ... except OSError as error:
-    ...     print(StageSetupFailed("tagger", error))  # doctest: +ELLIPSIS
-    stage tagger could not start: its setup raised FileNotFoundError: lexicon.txt (<doctest ...>:2, in setup)
-    """
-
-    def __init__(self, stage: str, error: Exception) -> None:
-        where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
-        at = f" ({os.path.basename(where.filename)}:{where.lineno}, in {where.name})" if where else ""
-        super().__init__(f"stage {stage} could not start: its setup raised {type(error).__name__}: {error}{at}")
 
 
 @dataclass

@@ -19,6 +19,8 @@ record in this batch is bad", and the runtime finds which one by retrying them s
 
 from __future__ import annotations
 
+import os
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
@@ -42,6 +44,27 @@ class IdConflict(RecordError):
     """An article id already stored with different content: a source reused an id (dead-lettered)."""
 
     reason = "id_conflict"
+
+
+EXIT_SETUP_FAILED = 70  # sysexits.h EX_SOFTWARE: the stage's own setup raised
+
+
+class StageSetupFailed(RuntimeError):
+    """A stage's ``setup`` raised: the stage cannot start. The message says where, in one line.
+
+    >>> def setup():
+    ...     raise FileNotFoundError("lexicon.txt")
+    >>> try:
+    ...     setup()
+    ... except OSError as error:
+    ...     print(StageSetupFailed("tagger", error))  # doctest: +ELLIPSIS
+    stage tagger could not start: its setup raised FileNotFoundError: lexicon.txt (<doctest ...>:2, in setup)
+    """
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        at = f" ({os.path.basename(where.filename)}:{where.lineno}, in {where.name})" if where else ""
+        super().__init__(f"stage {stage} could not start: its setup raised {type(error).__name__}: {error}{at}")
 
 
 class Service(ABC):

@@ -1,4 +1,4 @@
-"""Readable terminal tables of stored articles."""
+"""Readable terminal tables of articles, stored or enriched in-process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import textwrap
 from collections.abc import Sequence
 
+from schemas import Article, EnrichedArticle
 from wirestream.db import StoredArticle
 
 
@@ -41,16 +42,17 @@ def articles_table(stored: Sequence[StoredArticle]) -> str:
     return _table(["id", "published", "dateline", "agency", "chars", "stages", "opening"], rows)
 
 
-def article_detail(item: StoredArticle) -> str:
-    """Everything stored about one article: fields, enrichment that is present, and its trace."""
-    a = item.article
+def article_detail(item: StoredArticle | Article) -> str:
+    """Everything known about one article: fields, when stored, enrichment that is present, and its trace."""
+    a = item.article if isinstance(item, StoredArticle) else EnrichedArticle.model_validate(item.model_dump())
     lines = [
         f"article {a.id}",
         f"  story {a.story_id} v{a.version} from {a.source}",
         f"  published {a.published or '-'}  dateline {a.dateline or '-'}  agency {a.agency or '-'}",
-        f"  stored {item.first_stored_at:%Y-%m-%d %H:%M:%S}Z, updated {item.updated_at:%H:%M:%S}Z",
-        "  " + textwrap.shorten(a.body, 200, placeholder=" ..."),
     ]
+    if isinstance(item, StoredArticle):
+        lines.append(f"  stored {item.first_stored_at:%Y-%m-%d %H:%M:%S}Z, updated {item.updated_at:%H:%M:%S}Z")
+    lines.append("  " + textwrap.shorten(a.body, 200, placeholder=" ..."))
     if a.tone is not None:
         lines.append(f"  tone: {a.tone.label} ({a.tone.score:.2f})")
     if a.entities:

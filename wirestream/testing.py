@@ -20,84 +20,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from schemas import Article, DeadLetter
-from wirestream.batch import process_batch
+from wirestream.batch import BatchResult, run_batch  # noqa: F401 - re-exported: a stage's unit tests use it
 from wirestream.clients import read_topic  # noqa: F401 - re-exported: tests read topics from here
 from wirestream.config import ENV_PREFIX, Settings
-from wirestream.records import Rejected, dead_letter, decode
 from wirestream.runtime import StageRunner
 from wirestream.service import Service
 
 log = logging.getLogger(__name__)
 
 TEST_BROKER_PORT = 19092
-
-
-@dataclass
-class BatchResult:
-    """What :func:`run_batch` got: the records the stage would publish and the dead letters."""
-
-    outputs: list[Article]
-    dead_letters: list[DeadLetter]
-    """In input order; ``offset`` is the record's position in the input, ``source_topic`` the stage's input topic."""
-
-
-def run_batch(service: Service, records: Iterable[Article | dict[str, Any] | str | bytes | None]) -> BatchResult:
-    """``records`` through ``service`` as one batch by the runtime's rules, without a broker.
-
-    Each record is what a producer might have sent: an :class:`Article` or a dict (sent as its
-    JSON), a str or bytes (sent as they are), None (a tombstone). It is decoded and validated
-    against the stage's ``input_model`` and ``WIRESTREAM_MAX_BODY_CHARS``, the good ones go to
-    ``process`` together and, if it raises, one by one (:mod:`wirestream.batch`), and the outputs
-    get the stage's trace step. A :class:`~wirestream.service.TransientError` propagates: the
-    runtime would retry the batch, not dead-letter it. ``setup`` is the caller's to call.
-
-    >>> from wirestream.service import RecordError
-    >>> class Shout(Service):
-    ...     name = "shout"
-    ...     def process(self, batch):
-    ...         if any(a.body.endswith("!") for a in batch):
-    ...             raise RecordError("already shouting")
-    ...         return [a.model_copy(update={"body": a.body.upper()}) for a in batch]
-    >>> quiet = Article(id="q", story_id="q", source="doc", body="quiet")
-    >>> loud = {"id": "l", "story_id": "l", "source": "doc", "body": "loud!"}
-    >>> result = run_batch(Shout(Settings()), [quiet, b"{", loud])
-    >>> [(a.body, [step.service for step in a.trace]) for a in result.outputs]
-    [('QUIET', ['shout'])]
-    >>> [(d.offset, d.reason, d.article_id, d.error) for d in result.dead_letters]
-    [(1, 'invalid_json', None, 'not JSON: ...'), (2, 'processing_error', 'l', 'RecordError: already shouting')]
-    """
-    settings = service.settings
-    values = [_as_bytes(record) for record in records]
-    good: list[tuple[int, Article]] = []
-    rejected: list[tuple[int, Rejected]] = []
-    for position, value in enumerate(values):
-        try:
-            good.append((position, decode(value, service.input_model, settings.max_body_chars)))
-        except Rejected as why:
-            rejected.append((position, why))
-    done = process_batch(service, good, instance=settings.instance_id)
-    letters = [
-        dead_letter(stage=service.name, instance=settings.instance_id, topic=service.input_topic, partition=0,
-                    offset=position, key=None, value=values[position], rejected=why)
-        for position, why in sorted(rejected + done.failed, key=lambda pair: pair[0])
-    ]
-    return BatchResult([article for _, article in done.outputs], letters)
-
-
-def _as_bytes(record: Article | dict[str, Any] | str | bytes | None) -> bytes | None:
-    if isinstance(record, Article):
-        return record.model_dump_json().encode()
-    if isinstance(record, dict):
-        return json.dumps(record).encode()
-    if isinstance(record, str):
-        return record.encode()
-    return record
 
 
 def docker_engine_answers() -> bool:

@@ -17,7 +17,8 @@ from tests.stages import BrokenSetup
 from wirestream.clients import read_topic
 from wirestream.db import open_store
 from wirestream.producer import publish
-from wirestream.runtime import StageRunner, StageSetupFailed
+from wirestream.runtime import StageRunner
+from wirestream.service import StageSetupFailed
 from wirestream.testing import running_stage, settings_env, stop_processes, wait_for
 
 
