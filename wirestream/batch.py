@@ -155,7 +155,7 @@ def run_batch(service: Service, records: Iterable[Article | dict[str, Any] | str
     Each record is what a producer might have sent: an :class:`Article` or a dict (sent as its
     JSON), a str or bytes (sent as they are), None (a tombstone). It is decoded and validated
     against the stage's ``input_model`` and ``WIRESTREAM_MAX_BODY_CHARS``, the good ones go to
-    ``process`` together and, if it raises, one by one (:mod:`wirestream.batch`), and the outputs
+    ``process`` together and, if it raises, one by one (:func:`process_batch`), and the outputs
     get the stage's trace step. A :class:`~wirestream.service.TransientError` propagates: the
     runtime would retry the batch, not dead-letter it. ``setup`` is the caller's to call.
 
