@@ -378,11 +378,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from services import input_topics, stages
+    from services import StageNotFound, input_topics, resolve, stages
     from wirestream.status import collect, table
 
     settings = _settings()
-    statuses = collect(settings, input_topics(settings, stages()), interval_s=args.interval)
+    try:
+        chosen = {service.name: service for service in map(resolve, args.stages)} if args.stages else stages()
+    except StageNotFound as error:
+        print(f"wirestream status: {error}", file=sys.stderr)
+        return 2
+    statuses = collect(settings, input_topics(settings, chosen), interval_s=args.interval)
     if args.json:
         print(json.dumps([{**asdict(s), "total_lag": s.total_lag} for s in statuses], indent=2))
     else:
@@ -680,6 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     status = sub.add_parser("status", help="every stage's group state, members, lag and throughput")
+    status.add_argument("stages", nargs="*", metavar="STAGE",
+                        help="only these, by name or module:Class (default: every stage known by name)")
     status.add_argument("--interval", type=float, default=2.0, help="seconds between the two offset samples")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)

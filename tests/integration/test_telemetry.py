@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 
@@ -49,3 +50,10 @@ def test_metrics_health_readiness_and_status(settings, monkeypatch, capsys):
         assert main(["status", "--interval", "0"]) == 0
         printed = capsys.readouterr().out
         assert "ner" in printed and "storage" in printed and "sentiment" in printed
+        # a stage run as module:Class, named the same way
+        assert main(["status", "tests.stages:Copy", "--interval", "0", "--json"]) == 0
+        [copy] = json.loads(capsys.readouterr().out)
+        assert (copy["stage"], copy["group"], copy["state"], copy["total_lag"]) == (
+            "copy", settings.group_id("copy"), "Stable", 0)
+        assert main(["status", "nope"]) == 2
+        assert "no stage 'nope'" in capsys.readouterr().err
