@@ -44,7 +44,9 @@ def articles_table(stored: Sequence[StoredArticle]) -> str:
 
 def article_detail(item: StoredArticle | Article) -> str:
     """Everything known about one article: fields, when stored, enrichment that is present, and its trace."""
-    a = item.article if isinstance(item, StoredArticle) else EnrichedArticle.model_validate(item.model_dump())
+    a = item.article if isinstance(item, StoredArticle) else item
+    if not isinstance(a, EnrichedArticle):  # a stage's output before any enrichment: nothing to show for it
+        a = EnrichedArticle.model_validate(a.model_dump())
     lines = [
         f"article {a.id}",
         f"  story {a.story_id} v{a.version} from {a.source}",
