@@ -118,8 +118,18 @@ def reason_of(error: Exception) -> Reason:
 
 
 def _checked(inputs: Sequence[Article], results: Sequence[Article]) -> Sequence[Article]:
+    """``results`` if they are one writable record per input, else an error that fails them here.
+
+    Caught here, a stage's slip (a dict for a record, a numpy float in ``extensions``: records built
+    with ``model_copy`` skip validation) fails its records, which are dead-lettered with the reason,
+    instead of failing the delivery of every batch after it.
+    """
     if len(results) != len(inputs):
         raise RuntimeError(f"process returned {len(results)} records for {len(inputs)}")
+    for result in results:
+        if not isinstance(result, Article):
+            raise TypeError(f"process returned a {type(result).__name__} where a record belongs")
+        result.model_dump_json()  # raises on a value JSON cannot hold, as delivery would
     return results
 
 

@@ -3,9 +3,10 @@
 from collections.abc import Sequence
 from urllib.error import HTTPError
 
+import numpy
 import pytest
 
-from schemas import Article
+from schemas import Article, EnrichedArticle
 from wirestream.batch import process_batch
 from wirestream.config import Settings
 from wirestream.service import IdConflict, RecordError, Service, TransientError
@@ -99,3 +100,24 @@ def test_an_empty_batch_calls_nothing():
     service = Failing({})
     assert process_batch(service, [], instance="here").outputs == []
     assert service.calls == []
+
+
+def test_outputs_that_cannot_be_written_fail_their_records_not_the_delivery():
+    class Sloppy(Service):
+        """Puts a numpy float where JSON goes (model_copy does not validate), and returns a dict for "raw"."""
+
+        name = "sloppy"
+
+        def process(self, batch: Sequence[Article]) -> Sequence[Article]:
+            return [a.model_dump() if a.body == "raw" else
+                    a.model_copy(update={"extensions": {"score": numpy.float32(0.5)}}) if a.body == "numpy" else a
+                    for a in batch]
+
+    items = [(key, EnrichedArticle.model_validate(a.model_dump())) for key, a in articles("fine", "numpy", "raw")]
+    done = process_batch(Sloppy(Settings()), items, instance="here")
+    assert [article.body for _, article in done.outputs] == ["fine"]
+    assert [(key, r.error) for key, r in done.failed] == [
+        (1, "PydanticSerializationError: Unable to serialize unknown type: <class 'numpy.float32'>"),
+        (2, "TypeError: process returned a dict where a record belongs"),
+    ]
+    assert all(r.unexpected for _, r in done.failed), "the stage's slips count towards the failures in a row"
