@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, get_args
 
 from schemas import Article, DeadLetter, TraceStep
+from schemas.base import Record
 from schemas.dead_letter import Reason
 from wirestream.records import Rejected, dead_letter, decode
 from wirestream.service import RecordError, Service, TransientError
@@ -127,7 +128,7 @@ def _checked(inputs: Sequence[Article], results: Sequence[Article]) -> Sequence[
     if len(results) != len(inputs):
         raise RuntimeError(f"process returned {len(results)} records for {len(inputs)}")
     for result in results:
-        if not isinstance(result, Article):
+        if not isinstance(result, Record):
             raise TypeError(f"process returned a {type(result).__name__} where a record belongs")
         result.model_dump_json()  # raises on a value JSON cannot hold, as delivery would
     return results
