@@ -1,0 +1,54 @@
+"""The sentiment and stance stage on its own, through the runtime's batch rules (no broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from schemas import EnrichedArticle
+from services.ner import NerService
+from services.sentiment import SentimentService
+from tests.conftest import SEEDS
+from wirestream.config import Settings
+from wirestream.testing import run_batch
+from wirestream.wirefile import read_path
+
+
+@pytest.fixture(scope="module")
+def recognised() -> list[EnrichedArticle]:
+    """The seeds as the NER stage hands them on."""
+    ner = NerService(Settings())
+    ner.setup()
+    seeds = [article for path in sorted(SEEDS.glob("*.txt")) for article in read_path(path)]
+    return run_batch(ner, seeds).outputs
+
+
+@pytest.fixture(scope="module")
+def sentiment() -> Iterator[SentimentService]:
+    service = SentimentService(Settings())
+    service.setup()
+    yield service
+    service.close()
+
+
+def test_every_sentence_has_a_tone_and_every_entity_one_stance_with_its_evidence(recognised, sentiment):
+    outputs = run_batch(sentiment, recognised).outputs
+    assert [a.id for a in outputs] == [a.id for a in recognised]
+    for article in outputs:
+        assert article.tone is not None and article.sentences
+        assert all(s.label in {"negative", "neutral", "positive"} for s in article.sentences)
+        assert sorted(s.entity_key for s in article.stances) == sorted(e.key for e in article.entities)
+        for stance in article.stances:
+            entity = next(e for e in article.entities if e.key == stance.entity_key)
+            evidence = stance.evidence
+            assert any(m.field == evidence.field and evidence.start <= m.start and m.end <= evidence.end
+                       for m in entity.mentions), "the evidence sentence mentions the entity"
+        assert [step.service for step in article.trace] == ["ner", "sentiment"]
+
+
+def test_an_article_without_entities_gets_a_tone_and_no_stances(sentiment):
+    plain = EnrichedArticle(id="p", story_id="p", source="t",
+                            body="Oslo, May 2 (NTB) It rained all day. Nobody minded.")
+    [out] = run_batch(sentiment, [plain]).outputs
+    assert out.tone is not None and len(out.sentences) >= 2 and out.stances == []
