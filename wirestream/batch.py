@@ -48,6 +48,20 @@ class Processed(Generic[K]):
     """Time from the first call of ``process`` to the last one's return."""
 
 
+def decode_batch(
+    values: Iterable[tuple[K, bytes | None]], model: type[Article], max_body_chars: int
+) -> tuple[list[tuple[K, Article]], list[tuple[K, Rejected]]]:
+    """Each value read as ``model`` (:func:`~wirestream.records.decode`), or why it cannot be."""
+    good: list[tuple[K, Article]] = []
+    rejected: list[tuple[K, Rejected]] = []
+    for key, value in values:
+        try:
+            good.append((key, decode(value, model, max_body_chars)))
+        except Rejected as why:
+            rejected.append((key, why))
+    return good, rejected
+
+
 def process_batch(
     service: Service,
     items: Sequence[tuple[K, Article]],
@@ -188,13 +202,7 @@ def run_batch(service: Service, records: Iterable[Article | dict[str, Any] | str
     """
     settings = service.settings
     values = [_as_bytes(record) for record in records]
-    good: list[tuple[int, Article]] = []
-    rejected: list[tuple[int, Rejected]] = []
-    for position, value in enumerate(values):
-        try:
-            good.append((position, decode(value, service.input_model, settings.max_body_chars)))
-        except Rejected as why:
-            rejected.append((position, why))
+    good, rejected = decode_batch(enumerate(values), service.input_model, settings.max_body_chars)
     done = process_batch(service, good, instance=settings.instance_id)
     letters = [
         dead_letter(stage=service.name, instance=settings.instance_id, topic=service.input_topic, partition=0,

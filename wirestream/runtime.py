@@ -33,11 +33,11 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from schemas import Article
-from wirestream.batch import process_batch
+from wirestream.batch import decode_batch, process_batch
 from wirestream.clients import ensure_topics, make_consumer, member_id
 from wirestream.config import Settings
 from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
-from wirestream.records import Rejected, dead_letter, decode
+from wirestream.records import Rejected, dead_letter
 from wirestream.service import Service, StageSetupFailed, TransientError
 from wirestream.telemetry import Telemetry
 from wirestream.transactions import HangingTransactionGuard, OpenTransaction
@@ -322,13 +322,8 @@ class StageRunner:
     def _handle(self, batch: list[ConsumerRecord]) -> None:
         started = time.monotonic()
         self.metrics.records_in += len(batch)
-        good: list[tuple[ConsumerRecord, Article]] = []
-        dead: list[tuple[ConsumerRecord, Rejected]] = []
-        for record in batch:
-            try:
-                good.append((record, decode(record.value, self.service.input_model, self.settings.max_body_chars)))
-            except Rejected as rejected:
-                dead.append((record, rejected))
+        good, dead = decode_batch(((record, record.value) for record in batch), self.service.input_model,
+                                  self.settings.max_body_chars)
 
         backoff = self.settings.retry_backoff_initial_s
         attempt = 0
