@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from schemas import Article, DeadLetter
 from wirestream.batch import run_batch
 from wirestream.config import Settings
-from wirestream.service import Service, StageSetupFailed
+from wirestream.service import Service, close_quietly, set_up
 
 
 @dataclass
@@ -37,16 +37,12 @@ class Enriched:
 
 
 def enrich(articles: Sequence[Article], stages: Sequence[type[Service]], settings: Settings) -> Enriched:
-    """Run ``articles`` through ``stages`` in order; :class:`StageSetupFailed` if a stage cannot start."""
+    """Run ``articles`` through ``stages`` in order; ``StageSetupFailed`` if a stage cannot start."""
     records: list[Article] = list(articles)
     letters: list[DeadLetter] = []
     for stage in stages:
         service = stage(settings)
-        try:
-            service.setup()
-        except Exception as error:
-            service.close()
-            raise StageSetupFailed(service.name, error) from error
+        set_up(service)
         outputs: list[Article] = []
         try:
             for start in range(0, len(records), settings.batch_size):
@@ -55,6 +51,6 @@ def enrich(articles: Sequence[Article], stages: Sequence[type[Service]], setting
                 letters += [letter.model_copy(update={"offset": letter.offset + start})
                             for letter in result.dead_letters]
         finally:
-            service.close()
+            close_quietly(service)
         records = outputs
     return Enriched(records, letters)

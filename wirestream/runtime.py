@@ -38,7 +38,7 @@ from wirestream.clients import ensure_topics, make_consumer, member_id
 from wirestream.config import Settings
 from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
 from wirestream.records import Rejected, dead_letter
-from wirestream.service import Service, StageSetupFailed, TransientError
+from wirestream.service import Service, TransientError, close_quietly, set_up
 from wirestream.telemetry import Telemetry
 from wirestream.transactions import HangingTransactionGuard, OpenTransaction
 from wirestream.worker import ModelWorker
@@ -139,14 +139,11 @@ class StageRunner:
         if self.service.output_topic:
             topics.append(self.service.output_topic)
         ensure_topics(settings, topics)
-        self._worker = ModelWorker(self.service.name)
-        try:
-            self._worker.submit(self.service.setup).result()  # load and warm up on the thread that runs batches
-        except BaseException as error:
-            self._worker.close()
-            self._close_service()  # releases what setup took before it failed
-            if isinstance(error, Exception):
-                raise StageSetupFailed(self.service.name, error) from error
+        self._worker = worker = ModelWorker(self.service.name)
+        try:  # load and warm up on the thread that runs batches
+            set_up(self.service, lambda setup: worker.submit(setup).result())
+        except BaseException:
+            worker.close()
             raise
         group = settings.group_id(self.service.name)
         self._consumer = self.make_consumer(group)
@@ -226,15 +223,9 @@ class StageRunner:
             self._hanging.close()
         if self._worker is not None:
             self._worker.close()
-        self._close_service()
+        close_quietly(self.service)
         self.telemetry.close()
         log.info("stage %s stopped: %s", self.service.name, self.metrics)
-
-    def _close_service(self) -> None:
-        try:
-            self.service.close()
-        except Exception:
-            log.exception("stage %s: close raised", self.service.name)
 
     # --- one batch -------------------------------------------------------------------------
     def _poll(self) -> list[ConsumerRecord]:

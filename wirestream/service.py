@@ -19,15 +19,18 @@ record in this batch is bad", and the runtime finds which one by retrying them s
 
 from __future__ import annotations
 
+import logging
 import os
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import wirestream
 from schemas import Article, EnrichedArticle
 from wirestream.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 class TransientError(RuntimeError):
@@ -102,3 +105,23 @@ class Service(ABC):
     @abstractmethod
     def process(self, batch: Sequence[Article]) -> Sequence[Article]:
         """Enrich a batch; returns one record per input, in order."""
+
+
+def set_up(service: Service, run: Callable[[Callable[[], None]], None] = lambda setup: setup()) -> None:
+    """``service.setup()`` through ``run`` (the runtime passes its model thread); if it raises, the
+    service is closed, to give back what setup took, and :class:`StageSetupFailed` says why."""
+    try:
+        run(service.setup)
+    except BaseException as error:
+        close_quietly(service)
+        if isinstance(error, Exception):
+            raise StageSetupFailed(service.name, error) from error
+        raise
+
+
+def close_quietly(service: Service) -> None:
+    """``service.close()``, logging what it raises: closing must not hide why the stage stopped."""
+    try:
+        service.close()
+    except Exception:
+        log.exception("stage %s: close raised", service.name)
