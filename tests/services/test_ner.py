@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from schemas import Article, EnrichedArticle
-from services.ner import NerService
 from tests.conftest import SEEDS
 from wirestream.config import Settings
 from wirestream.testing import run_batch
 from wirestream.wirefile import read_path
-
-
-@pytest.fixture(scope="module")
-def ner() -> Iterator[NerService]:
-    service = NerService(Settings())
-    service.setup()
-    yield service
-    service.close()
 
 
 def test_the_seed_gets_mentions_that_index_its_text_and_merged_entities(ner):

@@ -16,10 +16,8 @@ from wirestream.wirefile import read_path
 
 
 @pytest.fixture(scope="module")
-def recognised() -> list[EnrichedArticle]:
+def recognised(ner: NerService) -> list[EnrichedArticle]:
     """The seeds as the NER stage hands them on."""
-    ner = NerService(Settings())
-    ner.setup()
     seeds = [article for path in sorted(SEEDS.glob("*.txt")) for article in read_path(path)]
     return run_batch(ner, seeds).outputs
 
