@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from wirestream.nlp.decoding import runs_at
 
 LOWER, TITLE, UPPER, OTHER = 0, 1, 2, 3
 CASING_CLASSES = 4
 _RUN = re.compile(r"[^\W_]+")
 
 
+@lru_cache(maxsize=65536)  # news repeats its words: most runs of an article were classified before
 def _classify(run: str) -> int:
     letters = [c for c in run if c.isalpha()]
     if not letters:
@@ -47,7 +53,19 @@ def casing_class(text: str, position: int) -> int:
     return casing_map(text)[position]
 
 
-def casing_ids(text: str, offsets: Sequence[tuple[int, int]]) -> list[int]:
-    """One casing class per sub-token, from the run its first character is in."""
-    classes = casing_map(text)
-    return [classes[start] if end > start else LOWER for start, end in offsets]
+def casing_ids(text: str, offsets: Sequence[tuple[int, int]] | np.ndarray) -> list[int]:
+    """One casing class per sub-token, from the run its first character is in.
+
+    >>> casing_ids("NEW DELHI said iPhone", [(0, 3), (4, 9), (10, 14), (15, 16), (16, 21), (21, 21)])
+    [2, 2, 0, 3, 3, 0]
+    """
+    return casing_array(text, np.asarray(offsets, dtype=np.int64).reshape(-1, 2)).tolist()
+
+
+def casing_array(text: str, offsets: np.ndarray) -> np.ndarray:
+    """:func:`casing_ids` as an array, from an (n x 2) offsets array: one regex pass, no per-character work."""
+    matches = list(_RUN.finditer(text))
+    classes = np.array([_classify(m.group()) for m in matches] + [LOWER], dtype=np.int64)  # [-1]: outside any run
+    bounds = np.array([m.span() for m in matches], dtype=np.int64).reshape(-1, 2)
+    run = runs_at(bounds, offsets[:, 0])
+    return np.where(offsets[:, 1] > offsets[:, 0], classes[run], LOWER)

@@ -38,6 +38,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 from schemas import Entity, Mention, Span
 
@@ -45,6 +46,7 @@ _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _WORD = re.compile(r"[\w'’]+")
 
 
+@lru_cache(maxsize=16384)
 def clean_name(text: str) -> str:
     """Whitespace folded and a trailing possessive dropped: "Israel's" -> "Israel"."""
     return _POSSESSIVE.sub("", " ".join(text.split())) if len(text) > 3 else " ".join(text.split())
@@ -65,10 +67,14 @@ def _initials(name: str) -> str:
     return "".join(part[0] for part in re.split(r"[\s\-]+", name) if part).lower()
 
 
+@lru_cache(maxsize=16384)
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in _WORD.findall(name))
+
+
 def _is_part_of(short: str, full: str) -> bool:
     """A word-aligned part of the fuller name ("Sa'ar" in "Gideon Sa'ar"; "Netanyahu" in "Benjamin Netanyahu")."""
-    short_words = [w.lower() for w in _WORD.findall(short)]
-    full_words = [w.lower() for w in _WORD.findall(full)]
+    short_words, full_words = _words(short), _words(full)
     if not short_words or len(short_words) >= len(full_words):
         return False
     n = len(short_words)

@@ -4,70 +4,31 @@ A text is tokenized once; its sub-tokens are cut into overlapping windows of ``w
 tokens (``overlap`` tokens shared between neighbours). Every sub-token takes its prediction
 from the window in which it sits farthest from an edge, so an entity that straddles one
 window's edge is read from the next window, whole, and is neither lost nor doubled.
-Windows from all texts of a call are sorted by length and packed into batches of at most
-``max_tokens`` tokens. The model is loaded once per :class:`TokenClassifier`.
+Windows from the texts of a call (a chunk of texts at a time) are sorted by length and packed
+into batches of at most ``max_tokens`` tokens. Decoding to spans is :mod:`wirestream.nlp.decoding`.
+The model is loaded once per :class:`TokenClassifier`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from wirestream.nlp import ModelUnavailable
-from wirestream.nlp.casing import CASING_CLASSES, casing_ids
+from wirestream.nlp.casing import CASING_CLASSES, casing_array
+from wirestream.nlp.decoding import EntitySpan, SpanDecoder
+from wirestream.nlp.precision import with_precision
+from wirestream.nlp.transfer import HostCopy, to_device
 
-
-@dataclass(frozen=True)
-class EntitySpan:
-    """An entity mention: ``text[start:end]``, its type and the model's mean probability."""
-
-    start: int
-    end: int
-    label: str
-    score: float
-    text: str
-
-
-@dataclass(frozen=True)
-class _Window:
-    text: int
-    start: int  # first sub-token of the window, in the text's sub-tokens
-    end: int
-
-
-# Inner apostrophes and hyphens join a word ("Sa'ar", "Jaish-e-Mohammed"); a possessive 's does not.
-_WORD = re.compile(r"[^\W_]+(?:(?:['’](?![sS]\b)|-)[^\W_]+)*")
-
-
-def _word_pieces(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Group sub-token indexes ``[first, last)`` by the word (see ``_WORD``) they start in.
-
-    >>> _word_pieces("Sa'ar (IANS)", [(0, 2), (2, 3), (3, 5), (6, 7), (7, 11), (11, 12)])
-    [(0, 3), (3, 4), (4, 5), (5, 6)]
-    >>> _word_pieces("India's", [(0, 5), (5, 6), (6, 7)])
-    [(0, 1), (1, 2), (2, 3)]
-    """
-    word_at = {}
-    for number, match in enumerate(_WORD.finditer(text)):
-        for position in range(match.start(), match.end()):
-            word_at[position] = number
-    groups: list[tuple[int, int]] = []
-    previous = None
-    for index, (start, _) in enumerate(offsets):
-        word = word_at.get(start)
-        if word is not None and word == previous and groups:
-            groups[-1] = (groups[-1][0], index + 1)
-        else:
-            groups.append((index, index + 1))
-        previous = word
-    return groups
+__all__ = ["EntitySpan", "TokenClassifier", "consistent", "load_pretrained"]
 
 
 def consistent(text: str, spans: list[EntitySpan], min_score: float = 0.9, unsure: float = 0.8) -> list[EntitySpan]:
@@ -92,15 +53,52 @@ def consistent(text: str, spans: list[EntitySpan], min_score: float = 0.9, unsur
     result = [
         EntitySpan(s.start, s.end, majority[s.text] if s.score < unsure else s.label, s.score, s.text) for s in spans
     ]
-    taken = [(s.start, s.end) for s in spans]
+    taken = bytearray(len(text) + 1)  # 1 where a span already covers the character
+    for span in spans:
+        taken[span.start : span.end] = b"\x01" * (span.end - span.start)
     confident = {s.text: (s.score, majority[s.text]) for s in spans
                  if s.score >= min_score and len(s.text) > 1 and s.text[0].isupper()}
     for name, (score, label) in confident.items():
-        for match in re.finditer(rf"(?<![\w'’-]){re.escape(name)}(?![\w-]|['’][^\W_s])", text):
-            if not any(match.start() < end and start < match.end() for start, end in taken):
-                result.append(EntitySpan(match.start(), match.end(), label, round(score, 4), name))
-                taken.append((match.start(), match.end()))
+        for start in whole_word_occurrences(text, name):
+            end = start + len(name)
+            if 1 not in taken[start:end]:
+                result.append(EntitySpan(start, end, label, round(score, 4), name))
+                taken[start:end] = b"\x01" * len(name)
     return sorted(result, key=lambda s: s.start)
+
+
+def _word_character(c: str) -> bool:  # what the regex class \w matches in a str
+    return c.isalnum() or c == "_"
+
+
+def whole_word_occurrences(text: str, name: str) -> list[int]:
+    """Where ``name`` stands as a whole word: no word character, apostrophe or hyphen joined to it.
+
+    A possessive stays a match ("Kashmir's"), a longer word does not ("Kashmiri", "Sa'ar" in
+    "Sa'ar-led" or "O'Sa'ar"). ``str.find`` rather than a regex per name: the NER stage runs this
+    for every confident name of every article, and compiling a pattern each time cost more than the
+    rest of the decoding.
+
+    >>> whole_word_occurrences("Kashmir, Kashmir's, Kashmiri, pre-Kashmir, Kashmir'd", "Kashmir")
+    [0, 9]
+    """
+    found = []
+    position = text.find(name)
+    while position != -1:
+        end = position + len(name)
+        before = text[position - 1] if position else " "
+        after, next_after = text[end : end + 1], text[end + 1 : end + 2]
+        if (
+            not (_word_character(before) or before in "'’-")
+            and not (after and (_word_character(after) or after == "-"))
+            and not (after in ("'", "’") and after and next_after and _word_character(next_after)
+                     and next_after not in "_s")
+        ):
+            found.append(position)
+            position = text.find(name, end)
+        else:
+            position = text.find(name, position + 1)
+    return found
 
 
 # transformers resolves its names lazily, and that is not safe when two threads load models at once.
@@ -156,7 +154,14 @@ WARM_UP_TEXT = "The committee met in Geneva on Monday. "  # 8 sub-tokens
 
 
 class TokenClassifier:
-    """Named-entity recognition with any Hugging Face token-classification model."""
+    """Named-entity recognition with any Hugging Face token-classification model.
+
+    One call runs in a pipeline of host and device work: texts are prepared (tokenized, casing
+    ids, windows) a chunk at a time, each model call's probabilities come back in one transfer,
+    and a text is decoded as soon as its last window is back. The host launches a model call
+    before it decodes the one before, so on a GPU decoding and the next chunk's tokenization run
+    while the device computes.
+    """
 
     def __init__(
         self,
@@ -169,11 +174,13 @@ class TokenClassifier:
         device: str = "cpu",
         name: str = "",
         consistent: bool = True,
+        precision: str = "float32",
     ) -> None:
         if not 0 <= overlap < window - 2 - 1:
             raise ValueError(f"overlap {overlap} must be smaller than the window {window} minus 3")
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.model = with_precision(model, precision, self.device)
         self.tokenizer = tokenizer
         self.window = min(window, int(getattr(model.config, "max_position_embeddings", window)))
         self.overlap = overlap
@@ -182,10 +189,12 @@ class TokenClassifier:
         self.consistent = consistent
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
         self.label2id = {v: k for k, v in self.id2label.items()}
+        self.decoder = SpanDecoder(self.id2label)
         tokenizer.model_max_length = 1 << 30  # texts are windowed here; silence the length warning
         self.uses_casing = bool(getattr(model.config, "wirestream_casing", False))
         if self.uses_casing and model.config.type_vocab_size < CASING_CLASSES:
             raise ValueError("model says it uses casing ids but its type vocabulary is too small")
+        self.chunk_chars = CHARS_PER_TOKEN * CHUNK_CALLS * self.max_tokens
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TokenClassifier:
@@ -228,87 +237,143 @@ class TokenClassifier:
         return batches
 
     # --- prediction -------------------------------------------------------------------------
-    @torch.inference_mode()
     def __call__(self, texts: Sequence[str]) -> list[list[EntitySpan]]:
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-        ids: list[list[int]] = encoded["input_ids"]
-        offsets: list[list[tuple[int, int]]] = encoded["offset_mapping"]
-        types = [
-            casing_ids(text, offs) if self.uses_casing else [0] * len(offs)
-            for text, offs in zip(texts, offsets, strict=True)
-        ]
-        windows = [w for index, token_ids in enumerate(ids) for w in self._windows(index, len(token_ids))]
-        # Per text and sub-token: (distance from the nearest window edge, probabilities).
-        best: list[list[tuple[int, torch.Tensor | None]]] = [[(-1, None)] * len(t) for t in ids]
-        for batch in self._batches(windows):
-            probabilities = self._run(batch, ids, types)
-            for window, probs in zip(batch, probabilities, strict=True):
-                size = window.end - window.start
-                for position in range(size):
-                    token = window.start + position
-                    centrality = min(position, size - 1 - position)
-                    if centrality > best[window.text][token][0]:
-                        best[window.text][token] = (centrality, probs[position + 1])
-        spans = [self._spans(text, offs, [p for _, p in chosen]) for text, offs, chosen in zip(
-            texts, offsets, best, strict=True)]
-        if self.consistent:
-            spans = [consistent(text, found) for text, found in zip(texts, spans, strict=True)]
-        return spans
+        results: list[list[EntitySpan]] = [[] for _ in texts]
+        in_flight: deque[_Launched] = deque()
+        with torch.inference_mode():
+            for chunk in self._chunks(texts):
+                prepared = self._prepare(texts, chunk)
+                for batch in prepared.batches:
+                    in_flight.append(self._launch(prepared, batch))
+                    while len(in_flight) > 1:  # the device has the next call; decode the one before
+                        self._finish(in_flight.popleft(), results)
+            while in_flight:
+                self._finish(in_flight.popleft(), results)
+        return results
 
-    def _run(self, batch: list[_Window], ids: list[list[int]], types: list[list[int]]) -> list[torch.Tensor]:
-        width = max(w.end - w.start for w in batch) + 2
-        input_ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        type_ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, window in enumerate(batch):
-            tokens = [
-                self.tokenizer.cls_token_id,
-                *ids[window.text][window.start : window.end],
-                self.tokenizer.sep_token_id,
-            ]
-            input_ids[row, : len(tokens)] = torch.tensor(tokens)
-            type_ids[row, 1 : len(tokens) - 1] = torch.tensor(types[window.text][window.start : window.end])
-            mask[row, : len(tokens)] = 1
-        logits = self.model(
-            input_ids=input_ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            token_type_ids=type_ids.to(self.device),
-        ).logits
-        return list(torch.softmax(logits.float(), dim=-1).cpu())
+    def _chunks(self, texts: Sequence[str]) -> list[range]:
+        """Runs of consecutive texts of about ``CHUNK_CALLS`` model calls each."""
+        chunks, first, size = [], 0, 0
+        for index, text in enumerate(texts):
+            size += len(text)
+            if size >= self.chunk_chars:
+                chunks.append(range(first, index + 1))
+                first, size = index + 1, 0
+        if first < len(texts):
+            chunks.append(range(first, len(texts)))
+        return chunks
 
-    def _spans(self, text: str, offsets: list[tuple[int, int]], probs: list[torch.Tensor | None]) -> list[EntitySpan]:
-        """IOB decoding over sub-tokens, one decision per word.
+    def _tokenize(self, texts: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Sub-token ids and character offsets, without special tokens, truncation or padding.
 
-        A word is a run of letters and digits joined by inner apostrophes or hyphens ("Sa'ar",
-        "Jaish-e-Mohammed"): its pieces' probabilities are averaged and the word gets one type, so
-        an entity never ends or changes type inside a word.
+        A fast tokenizer's Rust backend is called directly: transformers' conversion of its output
+        into Python lists (masks, type ids, offsets) took more time than the rest of the host work.
         """
-        labels: list[str] = []
-        scores: list[float] = []
-        for first, last in _word_pieces(text, offsets):
-            mean = torch.stack([p for p in probs[first:last] if p is not None]).mean(dim=0)
-            kinds = {"O": float(mean[self.label2id["O"]])}
-            for label, index in self.label2id.items():
-                if label != "O":
-                    kinds[label[2:]] = kinds.get(label[2:], 0.0) + float(mean[index])
-            kind = max(kinds, key=kinds.__getitem__)
-            if kind == "O":
-                labels.extend(["O"] * (last - first))
-            else:
-                begin = "B" if mean[self.label2id[f"B-{kind}"]] >= mean[self.label2id[f"I-{kind}"]] else "I"
-                labels.extend([f"{begin}-{kind}"] + [f"I-{kind}"] * (last - first - 1))
-            scores.extend([kinds[kind]] * (last - first))
-        spans: list[EntitySpan] = []
-        start = None
-        kind = ""
-        for index, label in enumerate([*labels, "O"]):
-            prefix, _, tag_type = label.partition("-")
-            continues = start is not None and prefix == "I" and tag_type == kind
-            if start is not None and not continues:
-                begin, end = offsets[start][0], offsets[index - 1][1]
-                score = sum(scores[start:index]) / (index - start)
-                spans.append(EntitySpan(begin, end, kind, round(score, 4), text[begin:end]))
-                start = None
-            if prefix in {"B", "I"} and not continues:
-                start, kind = index, tag_type
-        return spans
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None and backend.truncation is None and backend.padding is None:
+            encodings = backend.encode_batch(texts, add_special_tokens=False)
+            return ([np.asarray(e.ids, dtype=np.int64) for e in encodings],
+                    [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings])
+        encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        return ([np.asarray(token_ids, dtype=np.int64) for token_ids in encoded["input_ids"]],
+                [np.asarray(offs, dtype=np.int64).reshape(-1, 2) for offs in encoded["offset_mapping"]])
+
+    def _prepare(self, texts: Sequence[str], chunk: range) -> _Prepared:
+        own = [texts[i] for i in chunk]
+        ids, offsets = self._tokenize(own)
+        types = [casing_array(text, offs) if self.uses_casing else np.zeros(len(offs), dtype=np.int64)
+                 for text, offs in zip(own, offsets, strict=True)]
+        windows = [w for index, token_ids in enumerate(ids) for w in self._windows(index, len(token_ids))]
+        remaining = [0] * len(own)
+        for window in windows:
+            remaining[window.text] += 1
+        return _Prepared(
+            chunk=chunk, texts=own, ids=ids, offsets=offsets, types=types, owned=_owned(windows, ids),
+            probs=[np.empty((len(t), len(self.id2label)), dtype=np.float32) for t in ids],
+            remaining=remaining, batches=self._batches(windows),
+        )
+
+    def _launch(self, prepared: _Prepared, batch: list[_Window]) -> _Launched:
+        """Start the model on one batch of windows; on a GPU this returns before the device is done."""
+        width = max(w.end - w.start for w in batch) + 2
+        input_ids = np.full((len(batch), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        type_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, window in enumerate(batch):
+            size = window.end - window.start
+            input_ids[row, 0] = self.tokenizer.cls_token_id
+            input_ids[row, 1 : size + 1] = prepared.ids[window.text][window.start : window.end]
+            input_ids[row, size + 1] = self.tokenizer.sep_token_id
+            type_ids[row, 1 : size + 1] = prepared.types[window.text][window.start : window.end]
+            mask[row, : size + 2] = 1
+        logits = self.model(
+            input_ids=to_device(input_ids, self.device),
+            attention_mask=to_device(mask, self.device),
+            token_type_ids=to_device(type_ids, self.device),
+        ).logits
+        return _Launched(prepared, batch, HostCopy.of(torch.softmax(logits.float(), dim=-1)))
+
+    def _finish(self, launched: _Launched, results: list[list[EntitySpan]]) -> None:
+        """Take one call's probabilities in; decode every text whose last window this was."""
+        probabilities = launched.probs.numpy()
+        prepared = launched.prepared
+        for row, window in enumerate(launched.batch):
+            positions = prepared.owned[window]
+            prepared.probs[window.text][window.start + positions] = probabilities[row, positions + 1]
+            prepared.remaining[window.text] -= 1
+            if prepared.remaining[window.text] == 0:
+                text = prepared.texts[window.text]
+                found = self.decoder.spans(text, prepared.offsets[window.text], prepared.probs[window.text])
+                results[prepared.chunk[window.text]] = consistent(text, found) if self.consistent else found
+
+
+CHARS_PER_TOKEN = 4  # English news: about 4.5 characters per word piece
+CHUNK_CALLS = 4  # texts are prepared in chunks of about this many full model calls
+
+
+@dataclass(frozen=True)
+class _Window:
+    text: int
+    start: int  # first sub-token of the window, in the text's sub-tokens
+    end: int
+
+
+def _owned(windows: list[_Window], ids: list[np.ndarray]) -> dict[_Window, np.ndarray]:
+    """Per window, the positions in it whose prediction it gives: where it is farthest from an edge.
+
+    Ties go to the earlier window. Only the windows' geometry decides, so this is known before
+    any model call.
+    """
+    best = [np.full(len(t), -1, dtype=np.int64) for t in ids]
+    owner = [np.full(len(t), -1, dtype=np.int64) for t in ids]
+    for number, window in enumerate(windows):
+        size = window.end - window.start
+        positions = np.arange(size)
+        centrality = np.minimum(positions, size - 1 - positions)
+        farther = centrality > best[window.text][window.start : window.end]
+        best[window.text][window.start : window.end][farther] = centrality[farther]
+        owner[window.text][window.start : window.end][farther] = number
+    return {window: np.flatnonzero(owner[window.text][window.start : window.end] == number)
+            for number, window in enumerate(windows)}
+
+
+@dataclass
+class _Prepared:
+    """One chunk's texts, ready for the model, and the per-text state its decoding fills in."""
+
+    chunk: range  # the texts' indexes in the call
+    texts: list[str]
+    ids: list[np.ndarray]
+    offsets: list[np.ndarray]
+    types: list[np.ndarray]
+    owned: dict[_Window, np.ndarray]
+    probs: list[np.ndarray]  # per text: sub-tokens x labels, filled in as windows come back
+    remaining: list[int]  # per text: windows not back yet
+    batches: list[list[_Window]]
+
+
+@dataclass
+class _Launched:
+    prepared: _Prepared
+    batch: list[_Window]
+    probs: HostCopy

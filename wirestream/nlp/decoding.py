@@ -1,0 +1,129 @@
+"""From per-sub-token label probabilities to entity spans, on the host, in numpy.
+
+This is the NER stage's host-side work, so it is written per text in a handful of array
+operations rather than per word in Python: the probabilities leave the device once per model
+call (:mod:`wirestream.nlp.inference`), and everything here runs on plain arrays. A word is a
+run of letters and digits joined by inner apostrophes or hyphens ("Sa'ar", "Jaish-e-Mohammed"):
+its pieces' probabilities are averaged and the word gets one type, so an entity never ends or
+changes type inside a word.
+
+>>> labels = {0: "O", 1: "B-PER", 2: "I-PER"}
+>>> decoder = SpanDecoder(labels)
+>>> text = "Gideon Sa'ar spoke"
+>>> offsets = np.array([(0, 6), (7, 9), (9, 10), (10, 12), (13, 18)])
+>>> probs = np.array([[.1, .8, .1], [.2, .1, .7], [.5, .1, .4], [.2, .1, .7], [.9, .05, .05]])
+>>> [(s.text, s.label, s.score) for s in decoder.spans(text, offsets, probs)]
+[("Gideon Sa'ar", 'PER', 0.75)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EntitySpan:
+    """An entity mention: ``text[start:end]``, its type and the model's mean probability."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+    text: str
+
+
+# Inner apostrophes and hyphens join a word ("Sa'ar", "Jaish-e-Mohammed"); a possessive 's does not.
+WORD = re.compile(r"[^\W_]+(?:(?:['’](?![sS]\b)|-)[^\W_]+)*")
+
+
+def runs_at(bounds: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Index of the run (``bounds``: sorted, disjoint ``[start, end)`` rows) each position falls in, or -1.
+
+    >>> runs_at(match_bounds(WORD, "Sa'ar (IANS)"), np.array([0, 3, 6, 7, 11]))
+    array([ 0,  0, -1,  1, -1])
+    """
+    if len(bounds) == 0:
+        return np.full(len(positions), -1, dtype=np.int64)
+    index = np.searchsorted(bounds[:, 0], positions, side="right") - 1
+    inside = (index >= 0) & (positions < bounds[np.maximum(index, 0), 1])
+    return np.where(inside, index, -1)
+
+
+def match_bounds(pattern: re.Pattern[str], text: str) -> np.ndarray:
+    """``[start, end)`` of every match of ``pattern`` in ``text``, as an (n x 2) array."""
+    return np.array([match.span() for match in pattern.finditer(text)], dtype=np.int64).reshape(-1, 2)
+
+
+def word_groups(text: str, offsets: np.ndarray) -> np.ndarray:
+    """First sub-token of every word (see ``WORD``); a sub-token outside any word is a group alone.
+
+    >>> word_groups("Sa'ar (IANS)", np.array([(0, 2), (2, 3), (3, 5), (6, 7), (7, 11), (11, 12)]))
+    array([0, 3, 4, 5])
+    >>> word_groups("India's", np.array([(0, 5), (5, 6), (6, 7)]))
+    array([0, 1, 2])
+    """
+    if len(offsets) == 0:
+        return np.zeros(0, dtype=np.int64)
+    words = runs_at(match_bounds(WORD, text), offsets[:, 0])
+    joins = np.zeros(len(words), dtype=bool)
+    joins[1:] = (words[1:] >= 0) & (words[1:] == words[:-1])
+    return np.flatnonzero(~joins)
+
+
+class SpanDecoder:
+    """IOB decoding over sub-tokens, one decision per word, for one model's label set.
+
+    A word's type is the one with the most probability mass (B- and I- summed; ties go to the
+    first in the model's label order, "O" before all); it begins a new entity where its B- is at
+    least as likely as its I-, or where the type changes.
+    """
+
+    def __init__(self, id2label: Mapping[int, str]) -> None:
+        labels = list(id2label.items())
+        label2id = {label: index for index, label in labels}
+        self.kinds = ["O", *dict.fromkeys(label[2:] for _, label in labels if label != "O")]
+        width = max(id2label) + 1
+        # Probability mass of each kind: mean probabilities (words x labels) @ this (labels x kinds).
+        self.mass = np.zeros((width, len(self.kinds)))
+        self.mass[label2id["O"], 0] = 1.0
+        for index, label in labels:
+            if label != "O":
+                self.mass[index, self.kinds.index(label[2:])] += 1.0
+        self.begin = np.array([label2id.get(f"B-{kind}", label2id["O"]) for kind in self.kinds])
+        self.inside = np.array([label2id.get(f"I-{kind}", label2id["O"]) for kind in self.kinds])
+
+    def spans(self, text: str, offsets: np.ndarray, probs: np.ndarray) -> list[EntitySpan]:
+        """Spans of one text from its sub-tokens' ``offsets`` (n x 2) and probabilities (n x labels)."""
+        if len(offsets) == 0:
+            return []
+        firsts = word_groups(text, offsets)
+        pieces = np.diff(np.append(firsts, len(offsets)))
+        means = np.add.reduceat(probs.astype(np.float64), firsts, axis=0) / pieces[:, None]
+        masses = means @ self.mass
+        kind = masses.argmax(axis=1)
+        score = masses[np.arange(len(kind)), kind]
+        begins = means[np.arange(len(kind)), self.begin[kind]] >= means[np.arange(len(kind)), self.inside[kind]]
+        entity = kind > 0
+        same_as_before = np.zeros(len(kind), dtype=bool)
+        same_as_before[1:] = kind[1:] == kind[:-1]
+        opens = entity & (begins | ~same_as_before)
+        starts = np.flatnonzero(opens)
+        if len(starts) == 0:
+            return []
+        # An entity runs from its opening word up to the next word that is O or opens another.
+        breaks = np.flatnonzero(~entity | opens)
+        following = np.searchsorted(breaks, starts, side="right")
+        ends = np.where(following < len(breaks), breaks[np.minimum(following, len(breaks) - 1)], len(kind))
+        weighted = np.concatenate(([0.0], np.cumsum(score * pieces)))
+        counted = np.concatenate(([0], np.cumsum(pieces)))
+        last_piece = np.append(firsts[1:], len(offsets)) - 1
+        spans = []
+        for first, stop in zip(starts.tolist(), ends.tolist(), strict=True):
+            begin, end = int(offsets[firsts[first], 0]), int(offsets[last_piece[stop - 1], 1])
+            mean = (weighted[stop] - weighted[first]) / (counted[stop] - counted[first])
+            spans.append(EntitySpan(begin, end, self.kinds[kind[first]], round(float(mean), 4), text[begin:end]))
+        return spans
