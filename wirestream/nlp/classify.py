@@ -1,19 +1,26 @@
 """Sequence classification (sentence tone, entity stance) in length-sorted, token-bounded batches.
 
+As in :mod:`wirestream.nlp.inference`, each model call's probabilities leave the device in one
+transfer, and the host builds and launches the next call before it waits for the last one.
+
 >>> stance_input("Hamas rejected the offer.", 0, 5)
 ('Hamas', '<t>Hamas</t> rejected the offer.')
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from wirestream.nlp.inference import WARM_UP_TEXT, load_pretrained, resolve_device
+from wirestream.nlp.precision import with_precision
+from wirestream.nlp.transfer import HostCopy, to_device
 
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
 POLARITIES = ("negative", "neutral", "positive")
@@ -60,15 +67,19 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+Encoded = tuple[np.ndarray, np.ndarray]  # one input's token ids and token type ids
+
+
 class TextClassifier:
     """Any Hugging Face sequence-classification model over single texts or text pairs."""
 
     def __init__(
         self, model: Any, tokenizer: Any, *, max_length: int = 256, max_tokens: int = 8192, device: str = "cpu",
-        name: str = "",
+        name: str = "", precision: str = "float32",
     ) -> None:
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.model = with_precision(model, precision, self.device)
         self.tokenizer = tokenizer
         self.max_length = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))
         self.max_tokens = max(max_tokens, self.max_length)
@@ -89,23 +100,23 @@ class TextClassifier:
         """
         self([WARM_UP_TEXT * (self.max_length // 8 + 1)] * max(1, self.max_tokens // self.max_length))
 
-    def _encode(self, inputs: Sequence[TextInput]) -> list[list[int]]:
+    def _encode(self, inputs: Sequence[TextInput]) -> list[Encoded]:
         firsts = [item[0] if isinstance(item, tuple) else item for item in inputs]
         seconds = [item[1] for item in inputs if isinstance(item, tuple)]
         if seconds and len(seconds) != len(inputs):
             raise ValueError("mix of single texts and pairs in one call")
         encoded = self.tokenizer(firsts, seconds or None, truncation=True, max_length=self.max_length)
-        return [list(zip(ids, types, strict=True)) for ids, types in zip(
-            encoded["input_ids"], encoded.get("token_type_ids", [[0] * len(i) for i in encoded["input_ids"]]),
-            strict=True)]
+        ids = encoded["input_ids"]
+        types = encoded.get("token_type_ids") or [[0] * len(i) for i in ids]
+        return [(np.asarray(i, dtype=np.int64), np.asarray(t, dtype=np.int64)) for i, t in zip(ids, types, strict=True)]
 
     def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
         predictions = []
-        for probs in self.probabilities(inputs):
-            best = int(probs.argmax())
+        for row in self.probabilities(inputs).tolist():
+            best = max(range(len(row)), key=row.__getitem__)
             predictions.append(Prediction(
-                self.labels[best], round(float(probs[best]), 4),
-                {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=True)},
+                self.labels[best], round(row[best], 4),
+                {label: round(p, 4) for label, p in zip(self.labels, row, strict=True)},
             ))
         return predictions
 
@@ -124,46 +135,57 @@ class TextClassifier:
         if self.marker is None:
             raise ValueError(f"{self.name or 'this model'} reads [CLS], not a target marker")
 
-        def states(batch: list[list[tuple[int, int]]]) -> torch.Tensor:
+        def states(batch: list[Encoded]) -> torch.Tensor:
             outputs, positions = self._forward(batch, output_hidden_states=True)
-            rows = torch.arange(len(batch))
-            return torch.stack([outputs.hidden_states[layer][rows, positions] for layer in layers], dim=1).cpu()
+            rows = torch.arange(len(batch), device=self.device)
+            return torch.stack([outputs.hidden_states[layer][rows, positions] for layer in layers], dim=1).float()
 
         return self._in_batches(inputs, (len(layers), self.model.config.hidden_size), states)
 
     def _in_batches(self, inputs: Sequence[TextInput], shape: tuple[int, ...],
-                    run: Callable[[list[list[tuple[int, int]]]], torch.Tensor]) -> torch.Tensor:
-        """``run`` over length-sorted batches of at most ``max_tokens``, its rows put back in input order."""
+                    run: Callable[[list[Encoded]], torch.Tensor]) -> torch.Tensor:
+        """``run`` over length-sorted batches of at most ``max_tokens``, its rows put back in input order.
+
+        Each batch is launched before the one before it is taken off the device, so the host's
+        work on one call overlaps the device's on the next.
+        """
         encoded = self._encode(inputs) if inputs else []
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        results = torch.empty((len(encoded), *shape))
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+        results = np.empty((len(encoded), *shape), dtype=np.float32)
+        in_flight: deque[tuple[list[int], HostCopy]] = deque()
         start = 0
         while start < len(order):
             end = start + 1
-            while end < len(order) and len(encoded[order[end]]) * (end - start + 1) <= self.max_tokens:
+            while end < len(order) and len(encoded[order[end]][0]) * (end - start + 1) <= self.max_tokens:
                 end += 1
-            results[order[start:end]] = run([encoded[i] for i in order[start:end]])
+            rows = order[start:end]
+            in_flight.append((rows, HostCopy.of(run([encoded[i] for i in rows]))))
+            while len(in_flight) > (1 if end < len(order) else 0):
+                done, copy = in_flight.popleft()
+                results[done] = copy.numpy()
             start = end
-        return results
+        return torch.from_numpy(results)
 
-    def _forward(self, batch: list[list[tuple[int, int]]], **options: Any) -> tuple[Any, torch.Tensor | None]:
+    def _forward(self, batch: list[Encoded], **options: Any) -> tuple[Any, torch.Tensor | None]:
         """The model's outputs for encoded rows, and each row's marker position (None for [CLS] models)."""
-        width = max(len(row) for row in batch)
-        ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        types = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, row in enumerate(batch):
-            ids[r, : len(row)] = torch.tensor([i for i, _ in row])
-            types[r, : len(row)] = torch.tensor([t for _, t in row])
-            mask[r, : len(row)] = 1
-        outputs = self.model(input_ids=ids.to(self.device), token_type_ids=types.to(self.device),
-                             attention_mask=mask.to(self.device), **options)
-        positions = None if self.marker is None else marker_positions(ids, self.marker).to(self.device)
+        width = max(len(ids) for ids, _ in batch)
+        ids = np.full((len(batch), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        types = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for r, (row_ids, row_types) in enumerate(batch):
+            ids[r, : len(row_ids)] = row_ids
+            types[r, : len(row_ids)] = row_types
+            mask[r, : len(row_ids)] = 1
+        outputs = self.model(input_ids=to_device(ids, self.device), token_type_ids=to_device(types, self.device),
+                             attention_mask=to_device(mask, self.device), **options)
+        positions = None
+        if self.marker is not None:
+            positions = to_device(marker_positions(torch.from_numpy(ids), self.marker).numpy(), self.device)
         return outputs, positions
 
-    def _probabilities(self, batch: list[list[tuple[int, int]]]) -> torch.Tensor:
+    def _probabilities(self, batch: list[Encoded]) -> torch.Tensor:
         outputs, positions = self._forward(batch)
         logits = outputs.logits
         if positions is not None:  # token logits: read the target's marker
-            logits = logits[torch.arange(len(batch)), positions]
-        return torch.softmax(logits.float(), dim=-1).cpu()
+            logits = logits[torch.arange(len(batch), device=self.device), positions]
+        return torch.softmax(logits.float(), dim=-1)

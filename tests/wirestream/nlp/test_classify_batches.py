@@ -1,0 +1,62 @@
+"""Batched, pipelined classification gives what the bare model gives on each input alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from services.sentiment import crop, sentences_of
+from tests.conftest import SEEDS
+from wirestream.config import models_dir
+from wirestream.nlp.classify import TextClassifier, marker_positions, stance_input
+from wirestream.wirefile import read_path
+
+
+def one_at_a_time(classifier: TextClassifier, inputs: list) -> torch.Tensor:
+    """The model on each input alone, no padding, no batching: the reference."""
+    rows = []
+    with torch.inference_mode():
+        for item in inputs:
+            pair = item if isinstance(item, tuple) else (item, None)
+            encoded = classifier.tokenizer(*pair, truncation=True, max_length=classifier.max_length,
+                                           return_tensors="pt")
+            logits = classifier.model(**encoded).logits
+            if classifier.marker is not None:
+                logits = logits[0, marker_positions(encoded["input_ids"], classifier.marker)]
+            rows.append(torch.softmax(logits.float(), dim=-1).reshape(-1))
+    return torch.stack(rows)
+
+
+def seed_sentences() -> list[str]:
+    return [s.text for article in read_path(SEEDS) for s in sentences_of(article)]
+
+
+def test_tone_probabilities_in_small_batches_are_the_models_on_each_sentence_alone():
+    tone = TextClassifier.load(models_dir() / "wirestream-sentiment", max_tokens=300)  # many calls in flight
+    sentences = seed_sentences()
+    assert torch.allclose(tone.probabilities(sentences), one_at_a_time(tone, sentences), atol=1e-4)
+    predictions = tone(sentences)
+    assert [p.label for p in predictions] == [tone.labels[i] for i in one_at_a_time(tone, sentences).argmax(1)]
+
+
+def test_stance_probabilities_read_at_the_marker_are_the_models_on_each_pair_alone():
+    stance = TextClassifier.load(models_dir() / "wirestream-stance", max_tokens=300)
+    pairs = []
+    for sentence in seed_sentences():
+        for word in {w for w in sentence.split() if w[:1].isupper() and w.isalpha()}:
+            start = sentence.index(word)
+            pairs.append(stance_input(*crop(sentence, start, start + len(word))))
+    assert len(pairs) > 50
+    assert torch.allclose(stance.probabilities(pairs), one_at_a_time(stance, pairs), atol=1e-4)
+
+
+def test_no_inputs_give_no_rows():
+    tone = TextClassifier.load(models_dir() / "wirestream-sentiment")
+    assert tone([]) == []
+    assert tone.probabilities([]).shape == (0, 3)
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_half_precisions_are_for_a_gpu(precision):
+    with pytest.raises(ValueError, match="GPU only"):
+        TextClassifier.load(models_dir() / "wirestream-sentiment", precision=precision)
