@@ -81,8 +81,17 @@ class EnrichedArticle(Article):
         "passes it on, storage keeps it and the API returns it.",
     )
 
+    @classmethod
+    def of(cls, article: Article) -> EnrichedArticle:
+        """``article`` as an enriched article: itself if it is one, else validated into one."""
+        return article if isinstance(article, cls) else cls.model_validate(article.model_dump())
+
     @model_validator(mode="after")
     def _offsets_index_the_text(self) -> EnrichedArticle:
+        return self.check_offsets()
+
+    def check_offsets(self) -> EnrichedArticle:
+        """Every mention's offsets index its text; a stage that sets mentions by ``model_copy`` calls this."""
         for mention in self.mentions:
             text = (self.headline or "") if mention.field == "headline" else self.body
             if text[mention.start : mention.end] != mention.text:

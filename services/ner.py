@@ -33,7 +33,7 @@ class NerService(Service):
         s = self.settings
         self.classifier = TokenClassifier.load(
             s.ner_model, threads=s.torch_threads, window=s.nlp_window, overlap=s.nlp_overlap,
-            max_tokens=s.nlp_max_tokens, device=s.nlp_device,
+            max_tokens=s.nlp_max_tokens, device=s.nlp_device, precision=s.nlp_precision,
         )
         self.classifier.warm_up()  # before the stage joins its group and reports ready
 
@@ -53,9 +53,8 @@ class NerService(Service):
         results = []
         for article, found in zip(batch, mentions, strict=True):
             found.sort(key=lambda m: (m.field != "headline", m.start))
-            results.append(EnrichedArticle.model_validate({
-                **article.model_dump(),
-                "mentions": [m.model_dump() for m in found],
-                "entities": [e.model_dump() for e in merge_entities(found, article.body, article.headline)],
-            }))
+            entities = merge_entities(found, article.body, article.headline)
+            # validated parts into a copy: re-validating the whole article cost more than the decoding
+            results.append(EnrichedArticle.of(article).model_copy(
+                update={"mentions": found, "entities": entities}).check_offsets())
         return results

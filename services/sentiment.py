@@ -68,14 +68,15 @@ class SentimentService(Service):
 
     def setup(self) -> None:
         s = self.settings
-        options = {"threads": s.torch_threads, "max_tokens": s.nlp_max_tokens, "device": s.nlp_device}
+        options = {"threads": s.torch_threads, "max_tokens": s.nlp_max_tokens, "device": s.nlp_device,
+                   "precision": s.nlp_precision}
         self.tone = TextClassifier.load(s.sentiment_model, **options)
         self.stance = TextClassifier.load(s.stance_model, **options)
         for model in (self.tone, self.stance):
             model.warm_up()  # before the stage joins its group and reports ready
 
     def process(self, batch: Sequence[Article]) -> Sequence[Article]:
-        articles = [EnrichedArticle.model_validate(a.model_dump()) for a in batch]
+        articles = [EnrichedArticle.of(a) for a in batch]
         sentences = [sentences_of(a) for a in articles]
         tones = self.tone([s.text for group in sentences for s in group])
         stance_jobs: list[tuple[int, str, int]] = []  # (article, entity key, sentence index)
