@@ -275,7 +275,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         ner = TokenClassifier.load(
             args.model, threads=settings.torch_threads, window=settings.nlp_window, overlap=settings.nlp_overlap,
-            max_tokens=settings.nlp_max_tokens, device=settings.nlp_device,
+            max_tokens=settings.nlp_max_tokens, device=settings.nlp_device, precision=settings.nlp_precision,
         )
         scores = evaluate_file(files[0], ner)
         print(scores.report())
@@ -286,7 +286,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from wirestream.nlp.evaluation_sets import classifier_figures
 
     classifier = TextClassifier.load(args.model, threads=settings.torch_threads, device=settings.nlp_device,
-                                     max_tokens=settings.nlp_max_tokens)
+                                     max_tokens=settings.nlp_max_tokens, precision=settings.nlp_precision)
     figures, keys, meets = classifier_figures(args.task, classifier, files)
     for name, scores in figures.items():
         print(f"== {name}\n{scores.report()}")
@@ -307,7 +307,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else settings.data_dir / DEFAULT_DATA[args.task]
     _, dev, _ = task_data(ClassifierTrainingConfig(task=args.task, data_dir=data, output_dir=None))
     classifier = TextClassifier.load(args.model, threads=settings.torch_threads, device=settings.nlp_device,
-                                     max_tokens=settings.nlp_max_tokens)
+                                     max_tokens=settings.nlp_max_tokens, precision=settings.nlp_precision)
     calibration = fit_offsets(classifier, dev, selection_metric(args.task))
     print(f"offsets {calibration.offsets}: dev {calibration.dev_before} -> {calibration.dev_after} "
           f"{calibration.splits_after}")

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     nlp_overlap: int = Field(default=64, ge=0, description="Sub-tokens shared by neighbouring windows.")
     nlp_max_tokens: int = Field(default=8192, ge=8, description="Upper bound on padded tokens per model call.")
     nlp_device: str = Field(default="cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'.")
+    nlp_precision: Literal["float32", "bfloat16", "float16", "int8"] = Field(
+        default="float32",
+        description="Numeric precision of the NLP models: float32 (the cards' figures), bfloat16 or float16 on a "
+        "GPU, int8 (dynamic quantization) as the fast path on a CPU; each one's test figures are in the cards.",
+    )
     torch_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; default: torch's choice.")
     allocator: Literal["auto", "tcmalloc", "system"] = Field(
         default="auto",
