@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from wirestream.nlp.inference import WARM_UP_TEXT, load_pretrained, resolve_device
-from wirestream.nlp.precision import with_precision
+from wirestream.nlp.precision import offered_precision, with_precision
 from wirestream.nlp.transfer import HostCopy, to_device
 
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
@@ -90,6 +90,8 @@ class TextClassifier:
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
         model, tokenizer = load_pretrained("sequence", path, threads)
+        if "precision" in options:
+            options["precision"] = offered_precision(path, options["precision"])
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:
@@ -105,10 +107,27 @@ class TextClassifier:
         seconds = [item[1] for item in inputs if isinstance(item, tuple)]
         if seconds and len(seconds) != len(inputs):
             raise ValueError("mix of single texts and pairs in one call")
+        backend = self._backend()
+        if backend is not None:  # the Rust tokenizer directly: transformers' conversion cost more than the rest
+            encodings = backend.encode_batch(list(zip(firsts, seconds, strict=True)) if seconds else firsts)
+            return [(np.asarray(e.ids, dtype=np.int64), np.asarray(e.type_ids, dtype=np.int64)) for e in encodings]
         encoded = self.tokenizer(firsts, seconds or None, truncation=True, max_length=self.max_length)
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids") or [[0] * len(i) for i in ids]
         return [(np.asarray(i, dtype=np.int64), np.asarray(t, dtype=np.int64)) for i, t in zip(ids, types, strict=True)]
+
+    def _backend(self) -> Any:
+        """A copy of a fast tokenizer's Rust backend that truncates as ``truncation=True`` does, or None."""
+        if not hasattr(self, "_backend_tokenizer"):
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            if backend is not None and backend.padding is None:
+                from tokenizers import Tokenizer
+
+                backend = Tokenizer.from_str(backend.to_str())
+                backend.enable_truncation(self.max_length, strategy="longest_first",
+                                          direction=getattr(self.tokenizer, "truncation_side", "right"))
+            self._backend_tokenizer = backend
+        return self._backend_tokenizer
 
     def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
         predictions = []

@@ -33,7 +33,8 @@ def seed_sentences() -> list[str]:
 
 def test_tone_probabilities_in_small_batches_are_the_models_on_each_sentence_alone():
     tone = TextClassifier.load(models_dir() / "wirestream-sentiment", max_tokens=300)  # many calls in flight
-    sentences = seed_sentences()
+    sentences = [*seed_sentences(), " ".join(seed_sentences())]  # the last one is truncated
+    assert len(tone.tokenizer(sentences[-1])["input_ids"]) > tone.max_length
     assert torch.allclose(tone.probabilities(sentences), one_at_a_time(tone, sentences), atol=1e-4)
     predictions = tone(sentences)
     assert [p.label for p in predictions] == [tone.labels[i] for i in one_at_a_time(tone, sentences).argmax(1)]
@@ -46,6 +47,8 @@ def test_stance_probabilities_read_at_the_marker_are_the_models_on_each_pair_alo
         for word in {w for w in sentence.split() if w[:1].isupper() and w.isalpha()}:
             start = sentence.index(word)
             pairs.append(stance_input(*crop(sentence, start, start + len(word))))
+    everything = " ".join(seed_sentences())
+    pairs.append(stance_input(everything, 0, everything.index(" ")))  # truncated: the marked half is too long
     assert len(pairs) > 50
     assert torch.allclose(stance.probabilities(pairs), one_at_a_time(stance, pairs), atol=1e-4)
 
