@@ -25,7 +25,7 @@ import torch
 from wirestream.nlp import ModelUnavailable
 from wirestream.nlp.casing import CASING_CLASSES, casing_array
 from wirestream.nlp.decoding import EntitySpan, SpanDecoder
-from wirestream.nlp.precision import with_precision
+from wirestream.nlp.precision import offered_precision, with_precision
 from wirestream.nlp.transfer import HostCopy, to_device
 
 __all__ = ["EntitySpan", "TokenClassifier", "consistent", "load_pretrained"]
@@ -200,6 +200,8 @@ class TokenClassifier:
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TokenClassifier:
         """Load a local directory or Hugging Face model id once; ``threads`` sets torch's CPU threads."""
         model, tokenizer = load_pretrained("token", path, threads)
+        if "precision" in options:
+            options["precision"] = offered_precision(path, options["precision"])
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:
