@@ -164,6 +164,7 @@ The project's target is 0.88; this model {target} it. The checkpoint was chosen 
   the same name got, and finds a confidently tagged name again where it recurs untagged. Both were
   chosen on valid: micro F1 0.9321 raw, 0.9328 with word decisions, 0.9347 with the consistency pass.
 
+{precision_section(model_dir)}
 ## Data and terms
 
 {NER_DATA}
@@ -283,6 +284,7 @@ Measured through wirestream's inference layer (`wirestream eval {task}`).
 The project's {text["target"]}; this model {verdict} it. The checkpoint was chosen on dev data only
 ({chosen}); {test_use}.
 {notes}
+{precision_section(model_dir)}
 ## Data and terms
 
 {text["data"]}
@@ -299,4 +301,52 @@ Reproduce: {rebuild}, then `wirestream eval {task} models/{text["title"]} --writ
 """
     path = model_dir / "README.md"
     path.write_text(body)
+    return path
+
+
+PRECISION_START, PRECISION_END = "<!-- precisions -->", "<!-- /precisions -->"
+
+
+def precision_section(model_dir: Path) -> str:
+    """The card's table of figures per precision, from the model's ``precision.json`` ('' if none).
+
+    ``python -m bench.precision_figures`` measures it: a precision is offered (``WIRESTREAM_NLP_PRECISION``)
+    only where no figure falls more than the tolerance below float32's.
+    """
+    path = Path(model_dir) / "precision.json"
+    if not path.exists():
+        return ""
+    record = json.loads(path.read_text())
+    figures: dict[str, dict[str, float]] = record["figures"]
+    keys = [key for key in next(iter(figures.values())) if key != "seconds"]
+    rows = "\n".join(
+        f"| {precision} | " + " | ".join(f"{values[key]:.4f}" for key in keys)
+        + f" | {values['seconds']} | {'yes' if precision in record['offered'] else 'no'} |"
+        for precision, values in figures.items()
+    )
+    return f"""{PRECISION_START}
+## Precisions
+
+The same weights run in other numeric precisions (`WIRESTREAM_NLP_PRECISION`); measured on {record["cpu"]}
+({record["device"]}) by `python -m bench.precision_figures`. One is offered only if no figure falls more
+than {record["tolerance"] * 100:.1f} points below float32's; dev figures chose how int8 quantizes, test
+figures are reported.
+
+| precision | {" | ".join(keys)} | seconds | offered |
+|---|{"---|" * len(keys)}---|---|
+{rows}
+{PRECISION_END}
+"""
+
+
+def write_precision_section(model_dir: Path) -> Path:
+    """Put :func:`precision_section` into the card, replacing the one there (before ``## Data and terms``)."""
+    path = Path(model_dir) / "README.md"
+    text = path.read_text()
+    if PRECISION_START in text:
+        text = text[: text.index(PRECISION_START)] + text[text.index(PRECISION_END) + len(PRECISION_END) + 1 :]
+    section = precision_section(model_dir)
+    marker = "## Data and terms"
+    text = text.replace(marker, section + "\n" + marker, 1) if marker in text else text + "\n" + section
+    path.write_text(text)
     return path

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from wirestream.config import models_dir
-from wirestream.nlp.card import card_figure, card_notes, write_classifier_card
+from wirestream.nlp.card import card_figure, card_notes, write_classifier_card, write_precision_section
 from wirestream.nlp.metrics import ClassScores
 
 STANCE = models_dir() / "wirestream-stance"
@@ -35,3 +36,20 @@ def test_a_stance_card_states_its_figures_once_in_the_front_matter_and_tells_how
     assert notes.startswith("## How it was trained") and "## What else was tried" in notes
     assert notes in text
     assert text.index("## Test figures") < text.index("## How it was trained") < text.index("## Data and terms")
+
+
+def test_a_card_shows_each_precisions_figures_once_and_which_are_offered(tmp_path):
+    model = _model_dir(tmp_path)
+    scores = ClassScores.of([0, 1, 2], [0, 1, 2], ("negative", "neutral", "positive"))
+    write_classifier_card(model, "stance", {"rw": scores}, {"test_macro_f1_rw": 1.0}, meets=True)
+    (model / "precision.json").write_text(json.dumps({
+        "tolerance": 0.005, "device": "cpu", "cpu": "a test CPU", "offered": ["float32"],
+        "figures": {"float32": {"test_macro_f1_rw": 0.8, "seconds": 10.0},
+                    "int8": {"test_macro_f1_rw": 0.79, "seconds": 6.0}},
+    }))
+    write_precision_section(model)
+    write_precision_section(model)  # refreshed in place, not added twice
+    text = (model / "README.md").read_text()
+    assert text.count("## Precisions") == 1
+    assert "| int8 | 0.7900 | 6.0 | no |" in text and "| float32 | 0.8000 | 10.0 | yes |" in text
+    assert text.index("## Precisions") < text.index("## Data and terms")

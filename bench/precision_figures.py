@@ -1,0 +1,107 @@
+"""Each shipped model's dev and test figures in each CPU precision, and the speed each one buys.
+
+A precision other than float32 is offered for a model only if no figure of it falls more than
+``TOLERANCE`` (half a point) below float32's: dev decides, test is reported. The figures go into
+each model's ``precision.json``, which its card shows (``wirestream eval ... --write-card``), and
+into bench/results/precision_NAME.md.
+
+    python -m bench.precision_figures [--precisions float32,int8] [--tasks ner,stance,sentiment] [--name cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from bench.environment import describe
+from wirestream.config import Settings, models_dir
+from wirestream.nlp.card import write_precision_section
+from wirestream.nlp.classify import TextClassifier
+from wirestream.nlp.evaluate import evaluate_file
+from wirestream.nlp.evaluation_sets import classifier_figures, score
+from wirestream.nlp.inference import TokenClassifier, load_pretrained
+from wirestream.nlp.train_classifier import ClassifierTrainingConfig, task_data
+
+RESULTS = Path(__file__).parent / "results"
+TOLERANCE = 0.005
+MODELS = {"ner": "wirestream-ner", "stance": "wirestream-stance", "sentiment": "wirestream-sentiment"}
+TEST = {
+    "ner": ["conll2003/test.txt"],
+    "stance": ["newsmtsc/hf/rw/test.jsonl", "newsmtsc/hf/mt/test.jsonl"],
+    "sentiment": ["sentiment/semeval2017_task4a/test_2017/SemEval2017-task4-test.subtask-A.english.txt"],
+}
+DATA = {"stance": "newsmtsc", "sentiment": "sentiment/semeval2017_task4a"}
+
+
+def figures(task: str, precision: str, settings: Settings) -> dict[str, float]:
+    """``dev_*`` and ``test_*`` figures of one model in one precision, and its seconds over them."""
+    started = time.perf_counter()
+    path = models_dir() / MODELS[task]
+    data = settings.data_dir
+    if task == "ner":
+        # the constructors, not .load: .load would run a precision the card does not offer in float32
+        ner = TokenClassifier(*load_pretrained("token", path, settings.torch_threads), precision=precision)
+        out = {"dev_micro_f1": evaluate_file(data / "conll2003" / "valid.txt", ner).micro()[2],
+               "test_micro_f1": evaluate_file(data / TEST["ner"][0], ner).micro()[2]}
+    else:
+        classifier = TextClassifier(*load_pretrained("sequence", path, settings.torch_threads), precision=precision)
+        seed = json.loads((path / "training.json").read_text())["config"]["seed"]  # the model's own held-out
+        _, dev, _ = task_data(ClassifierTrainingConfig(task=task, data_dir=data / DATA[task], output_dir=None,
+                                                       seed=seed))
+        metric = "macro_f1" if task == "stance" else "macro_recall"
+        out = {f"dev_{metric}_{name}": getattr(score(classifier, examples), metric) for name, examples in dev.items()}
+        _, keys, _ = classifier_figures(task, classifier, [data / f for f in TEST[task]])
+        out.update(keys)
+    return {key: round(value, 4) for key, value in out.items()} | {"seconds": round(time.perf_counter() - started, 1)}
+
+
+def offered(base: dict[str, float], other: dict[str, float]) -> bool:
+    """Within ``TOLERANCE`` of float32 on every figure (dev chooses; test must agree to be offered)."""
+    return all(other[key] >= base[key] - TOLERANCE for key in base if key != "seconds")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--precisions", default="float32,int8")
+    parser.add_argument("--tasks", default="ner,stance,sentiment")
+    parser.add_argument("--name", default="cpu")
+    args = parser.parse_args()
+    settings = Settings()
+    precisions = args.precisions.split(",")
+    for task in args.tasks.split(","):
+        results = {precision: figures(task, precision, settings) for precision in precisions}
+        base = results["float32"]
+        record = {"tolerance": TOLERANCE, "device": describe()["device"], "cpu": describe()["cpu"],
+                  "commit": describe()["commit"], "figures": results,
+                  "offered": [p for p in precisions if offered(base, results[p])]}
+        (models_dir() / MODELS[task] / "precision.json").write_text(json.dumps(record, indent=2) + "\n")
+        write_precision_section(models_dir() / MODELS[task])
+        print(task, record["offered"], results, flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"precision_{args.name}.md").write_text(table())
+
+
+def table() -> str:
+    """Every shipped model's figures per precision, from their ``precision.json``."""
+    lines = ["# Figures per precision", "",
+             "`python -m bench.precision_figures`: dev and test figures of each shipped model in each precision, "
+             f"through the inference layer; offered where no figure falls more than {TOLERANCE * 100:.1f} points "
+             "below float32's.", "", "| model | precision | figures | seconds | offered | measured on |",
+             "|---|---|---|---|---|---|"]
+    for name in MODELS.values():
+        path = models_dir() / name / "precision.json"
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        for precision, result in record["figures"].items():
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "seconds")
+            lines.append(f"| {name} | {precision} | {shown} | {result['seconds']} | "
+                         f"{'yes' if precision in record['offered'] else 'no'} | {record['cpu']}, "
+                         f"commit {record.get('commit', '?')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
