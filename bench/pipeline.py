@@ -167,6 +167,8 @@ def main() -> None:
     parser.add_argument("--stage-articles", type=int, default=96, help="articles for part (a)")
     parser.add_argument("--repeats", type=int, default=7, help="part (a) runs; the median is reported")
     parser.add_argument("--parts", default="abc", help="which parts to run (e.g. 'a')")
+    parser.add_argument("--loads", default="0.25,0.5,0.8", help="part (b)'s paced loads ('': saturation only)")
+    parser.add_argument("--name", default="pipeline", help="results file name (bench/results/NAME.md)")
     args = parser.parse_args()
     base = Settings()
     articles = bbc_articles(base.data_dir, max(args.articles, args.stage_articles))
@@ -178,8 +180,10 @@ def main() -> None:
 
         # (a) stage vs bare model, same texts, same batch size, same run; repeated, median reported.
         stage_articles = articles[: args.stage_articles]
-        part_a, enriched, notes = stage_versus_bare(bootstrap, tmp, common, stage_articles, args.batch_size,
-                                                    args.repeats)
+        part_a, enriched, notes = [], [], []
+        if "a" in args.parts:
+            part_a, enriched, notes = stage_versus_bare(bootstrap, tmp, common, stage_articles, args.batch_size,
+                                                        args.repeats)
         rows += part_a
         articles = articles[: args.articles]
         enriched = enriched[: args.articles]
@@ -208,7 +212,7 @@ def main() -> None:
         # (b) sustainable rate (all at once), then paced loads at 25/50/80 % of it.
         if "b" not in args.parts:
             write(rows, env, len(articles), tokens, notes, part_a=len(stage_articles), repeats=args.repeats,
-              batch_size=args.batch_size)
+                  batch_size=args.batch_size, name=args.name)
             return
         saturated = pipeline_run(fresh(bootstrap, tmp, "b-saturation", **common), articles, None)
         capacity = saturated["throughput"]
@@ -224,7 +228,7 @@ def main() -> None:
                 "mean_service_s": round(saturated["mean_service_s"], 3),
             }
         )
-        for load in (0.25, 0.5, 0.8):
+        for load in (float(x) for x in args.loads.split(",") if x):
             rate = capacity * load
             count = max(8, min(len(articles), int(rate * args.seconds)))
             figures = pipeline_run(fresh(bootstrap, tmp, f"b-{load}", **common), articles[:count], rate)
@@ -245,7 +249,7 @@ def main() -> None:
             )
             print(rows[-1], flush=True)
     write(rows, env, len(articles), tokens, notes, part_a=len(stage_articles), repeats=args.repeats,
-              batch_size=args.batch_size)
+          batch_size=args.batch_size, name=args.name)
 
 
 def sub_tokens(settings: Settings, articles: Sequence[Article]) -> int:
@@ -306,7 +310,7 @@ def stage_versus_bare(
 
 
 def write(rows: list[dict], env: dict[str, str], articles: int, tokens: int, notes: Sequence[str], *,
-          part_a: int, repeats: int, batch_size: int) -> None:
+          part_a: int, repeats: int, batch_size: int, name: str = "pipeline") -> None:
     RESULTS.mkdir(exist_ok=True)
     fields = [
         "part",
@@ -321,7 +325,7 @@ def write(rows: list[dict], env: dict[str, str], articles: int, tokens: int, not
         "p99_s",
         "mean_service_s",
     ]
-    with open(RESULTS / "pipeline.csv", "w", newline="") as out:
+    with open(RESULTS / f"{name}.csv", "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=[*fields, *env])
         writer.writeheader()
         for row in rows:
@@ -333,7 +337,7 @@ def write(rows: list[dict], env: dict[str, str], articles: int, tokens: int, not
         f"alternating runs (stage / bare: the median of the {repeats} paired ratios), batch size {batch_size};"
         f" parts (b) and (c) {articles} articles ({tokens} sub-tokens, "
         f"{tokens / articles:.0f} per article);"
-        f" CPU {env['cpu']}; torch {env['torch']}; {env['allocator']};"
+        f" CPU {env['cpu']}; torch {env['torch']}; {env['allocator']}; precision {Settings().nlp_precision};"
         f" commit {env['commit']}; run {datetime.now():%Y-%m-%d %H:%M}.",
         "",
         "| part | stage | setup | articles/s | tokens/s | stage / bare | p50 s | p95 s | p99 s | mean service s |",
@@ -346,8 +350,9 @@ def write(rows: list[dict], env: dict[str, str], articles: int, tokens: int, not
             f"| {r.get('p99_s', '')} | {r.get('mean_service_s', '')} |"
         )
     lines += ["", *(f"- {note}" for note in notes)]
-    (RESULTS / "pipeline.md").write_text("\n".join(lines) + "\n")
-    plot(rows)
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    if any(r["part"] in {"a", "c"} for r in rows):
+        plot(rows)
 
 
 def plot(rows: list[dict]) -> None:
