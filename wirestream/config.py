@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "WIRESTREAM_"
@@ -39,7 +39,7 @@ def models_dir() -> Path:
 class Settings(BaseSettings):
     """Everything a wirestream process can be told; each field is ``WIRESTREAM_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
     # --- Kafka connection -------------------------------------------------------------
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -157,6 +157,7 @@ class Settings(BaseSettings):
     nlp_device: str = Field(default="cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'.")
     nlp_precision: Literal["float32", "bfloat16", "float16", "int8"] = Field(
         default="float32",
+        validation_alias=AliasChoices("WIRESTREAM_NLP_PRECISION", "WIRESTREAM_NLP_DTYPE", "nlp_precision"),
         description="Numeric precision of the NLP models: float32 (the cards' figures), bfloat16 or float16 on a "
         "GPU, int8 (dynamic quantization) as the fast path on a CPU; each one's test figures are in the cards.",
     )

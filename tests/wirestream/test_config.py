@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from pydantic import ValidationError
 
 from wirestream.config import Settings
 
@@ -42,3 +43,14 @@ def test_settings_passed_to_a_subprocess_environment_read_back_the_same(monkeypa
     settings = isolated_settings("127.0.0.1:1", tmp_path, ingest_languages=["en", "de"], metrics_port=0)
     export_settings(settings, monkeypatch.setenv)
     assert Settings() == settings
+
+
+def test_the_models_precision_is_read_under_either_name_and_checked(monkeypatch):
+    monkeypatch.setenv("WIRESTREAM_NLP_DTYPE", "bfloat16")
+    assert Settings().nlp_precision == "bfloat16"
+    monkeypatch.setenv("WIRESTREAM_NLP_PRECISION", "int8")
+    assert Settings().nlp_precision == "int8"  # both set: WIRESTREAM_NLP_PRECISION wins
+    assert Settings(nlp_precision="float16").nlp_precision == "float16"
+    monkeypatch.setenv("WIRESTREAM_NLP_PRECISION", "int4")
+    with pytest.raises(ValidationError):
+        Settings()
