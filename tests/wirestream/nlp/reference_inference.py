@@ -2,41 +2,27 @@
 
 Kept as the reference the vectorised layer (:mod:`wirestream.nlp.decoding`) must agree with:
 same spans and labels, scores within 1e-4. It reads the classifier's model and tokenizer and
-nothing else of the new code but :func:`wirestream.nlp.inference.consistent`.
+nothing else of the new code but what did not change: windows and batches, the casing classes of a
+run, the word pattern and :func:`wirestream.nlp.inference.consistent`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 
 import torch
 
-from wirestream.nlp.decoding import EntitySpan
+from wirestream.nlp.casing import _classify
+from wirestream.nlp.decoding import WORD, EntitySpan
 from wirestream.nlp.inference import TokenClassifier, consistent
 
-_WORD = re.compile(r"[^\W_]+(?:(?:['’](?![sS]\b)|-)[^\W_]+)*")
-_RUN = re.compile(r"[^\W_]+")
-LOWER, TITLE, UPPER, OTHER = 0, 1, 2, 3
-
-
-def _classify(run: str) -> int:
-    letters = [c for c in run if c.isalpha()]
-    if not letters:
-        return OTHER
-    if all(c.islower() for c in letters):
-        return LOWER
-    if len(letters) > 1 and all(c.isupper() for c in letters):
-        return UPPER
-    if run[0].isupper() and all(c.islower() for c in letters[1:]):
-        return TITLE
-    return OTHER
+LOWER = 0
 
 
 def casing_ids(text: str, offsets: Sequence[tuple[int, int]]) -> list[int]:
     classes = [LOWER] * len(text)
-    for match in _RUN.finditer(text):
+    for match in re.finditer(r"[^\W_]+", text):
         cls = _classify(match.group())
         classes[match.start() : match.end()] = [cls] * (match.end() - match.start())
     return [classes[start] if end > start else LOWER for start, end in offsets]
@@ -44,7 +30,7 @@ def casing_ids(text: str, offsets: Sequence[tuple[int, int]]) -> list[int]:
 
 def _word_pieces(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
     word_at = {}
-    for number, match in enumerate(_WORD.finditer(text)):
+    for number, match in enumerate(WORD.finditer(text)):
         for position in range(match.start(), match.end()):
             word_at[position] = number
     groups: list[tuple[int, int]] = []
@@ -59,31 +45,6 @@ def _word_pieces(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, i
     return groups
 
 
-def _windows(ner: TokenClassifier, text_index: int, length: int) -> list[tuple[int, int, int]]:
-    content = ner.window - 2
-    if length <= content:
-        return [(text_index, 0, length)]
-    step = content - ner.overlap
-    count = math.ceil((length - content) / step) + 1
-    starts = [min(i * step, length - content) for i in range(count)]
-    return [(text_index, start, start + content) for start in sorted(set(starts))]
-
-
-def _batches(ner: TokenClassifier, windows: list[tuple[int, int, int]]) -> list[list[tuple[int, int, int]]]:
-    ordered = sorted(windows, key=lambda w: w[2] - w[1])
-    batches: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
-    for window in ordered:
-        longest = window[2] - window[1] + 2
-        if current and longest * (len(current) + 1) > ner.max_tokens:
-            batches.append(current)
-            current = []
-        current.append(window)
-    if current:
-        batches.append(current)
-    return batches
-
-
 @torch.inference_mode()
 def reference_spans(ner: TokenClassifier, texts: Sequence[str]) -> list[list[EntitySpan]]:
     encoded = ner.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
@@ -91,12 +52,12 @@ def reference_spans(ner: TokenClassifier, texts: Sequence[str]) -> list[list[Ent
     offsets: list[list[tuple[int, int]]] = encoded["offset_mapping"]
     types = [casing_ids(text, offs) if ner.uses_casing else [0] * len(offs)
              for text, offs in zip(texts, offsets, strict=True)]
-    windows = [w for index, token_ids in enumerate(ids) for w in _windows(ner, index, len(token_ids))]
+    windows = [w for index, token_ids in enumerate(ids) for w in ner._windows(index, len(token_ids))]
     best: list[list[tuple[int, torch.Tensor | None]]] = [[(-1, None)] * len(t) for t in ids]
-    for batch in _batches(ner, windows):
+    for batch in ner._batches(windows):  # windows and batches are unchanged: the layer's own
         probabilities = _run(ner, batch, ids, types)
-        for (text, start, end), probs in zip(batch, probabilities, strict=True):
-            size = end - start
+        for window, probs in zip(batch, probabilities, strict=True):
+            text, start, size = window.text, window.start, window.end - window.start
             for position in range(size):
                 token = start + position
                 centrality = min(position, size - 1 - position)
@@ -110,11 +71,12 @@ def reference_spans(ner: TokenClassifier, texts: Sequence[str]) -> list[list[Ent
 
 
 def _run(ner: TokenClassifier, batch, ids, types) -> list[torch.Tensor]:
-    width = max(end - start for _, start, end in batch) + 2
+    width = max(w.end - w.start for w in batch) + 2
     input_ids = torch.full((len(batch), width), ner.tokenizer.pad_token_id, dtype=torch.long)
     type_ids = torch.zeros((len(batch), width), dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, (text, start, end) in enumerate(batch):
+    for row, window in enumerate(batch):
+        text, start, end = window.text, window.start, window.end
         tokens = [ner.tokenizer.cls_token_id, *ids[text][start:end], ner.tokenizer.sep_token_id]
         input_ids[row, : len(tokens)] = torch.tensor(tokens)
         type_ids[row, 1 : len(tokens) - 1] = torch.tensor(types[text][start:end])
