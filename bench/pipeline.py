@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from bench.articles import bbc_articles
 from bench.environment import describe
 from schemas import Article, EnrichedArticle
 from services.ner import NerService
@@ -48,22 +49,8 @@ from wirestream.testing import (
     stop_processes,
     wait_for,
 )
-from wirestream.wirefile import parse_wire_text
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def bbc_articles(data_dir: Path, count: int) -> list[Article]:
-    """``count`` BBC articles, spread over the five categories."""
-    folders = sorted(p for p in (data_dir / "news" / "bbc").iterdir() if p.is_dir())
-    files = [sorted(folder.glob("*.txt")) for folder in folders]
-    chosen = [files[i % len(files)][i // len(files)] for i in range(count)]
-    articles = []
-    for path in chosen:
-        lines = path.read_text(encoding="latin-1").strip().split("\n", 1)
-        article = parse_wire_text(lines[1].strip(), source=str(path), headline=lines[0].strip())
-        articles.append(article)
-    return articles
 
 
 def trace_window(records: Sequence[EnrichedArticle], stage: str) -> tuple[float, set[str]]:

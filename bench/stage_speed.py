@@ -30,29 +30,15 @@ from typing import Any
 
 import torch
 
+from bench.articles import bbc_articles
 from bench.environment import describe
 from schemas import Article
 from services.ner import NerService
 from services.sentiment import SentimentService
 from wirestream.allocator import preload
 from wirestream.config import Settings
-from wirestream.wirefile import parse_wire_text
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def bbc_articles(data_dir: Path, count: int) -> list[Article]:
-    """``count`` BBC articles, spread over the five categories (repeated if more are asked for)."""
-    folders = sorted(p for p in (data_dir / "news" / "bbc").iterdir() if p.is_dir())
-    files = [sorted(folder.glob("*.txt")) for folder in folders]
-    articles = []
-    for i in range(count):
-        folder = files[i % len(files)]
-        path = folder[(i // len(files)) % len(folder)]
-        headline, body = path.read_text(encoding="latin-1").strip().split("\n", 1)
-        article = parse_wire_text(body.strip(), source=f"{path}#{i}", headline=headline.strip())
-        articles.append(article)
-    return articles
 
 
 def synchronize(device: torch.device) -> None:

@@ -86,6 +86,7 @@ class TextClassifier:
         self.name = name
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self.marker = target_marker_id(model, tokenizer)
+        self.backend = _truncating_backend(tokenizer, self.max_length)
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
@@ -107,27 +108,13 @@ class TextClassifier:
         seconds = [item[1] for item in inputs if isinstance(item, tuple)]
         if seconds and len(seconds) != len(inputs):
             raise ValueError("mix of single texts and pairs in one call")
-        backend = self._backend()
-        if backend is not None:  # the Rust tokenizer directly: transformers' conversion cost more than the rest
-            encodings = backend.encode_batch(list(zip(firsts, seconds, strict=True)) if seconds else firsts)
+        if self.backend is not None:  # the Rust tokenizer directly: transformers' conversion cost more than the rest
+            encodings = self.backend.encode_batch(list(zip(firsts, seconds, strict=True)) if seconds else firsts)
             return [(np.asarray(e.ids, dtype=np.int64), np.asarray(e.type_ids, dtype=np.int64)) for e in encodings]
         encoded = self.tokenizer(firsts, seconds or None, truncation=True, max_length=self.max_length)
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids") or [[0] * len(i) for i in ids]
         return [(np.asarray(i, dtype=np.int64), np.asarray(t, dtype=np.int64)) for i, t in zip(ids, types, strict=True)]
-
-    def _backend(self) -> Any:
-        """A copy of a fast tokenizer's Rust backend that truncates as ``truncation=True`` does, or None."""
-        if not hasattr(self, "_backend_tokenizer"):
-            backend = getattr(self.tokenizer, "backend_tokenizer", None)
-            if backend is not None and backend.padding is None:
-                from tokenizers import Tokenizer
-
-                backend = Tokenizer.from_str(backend.to_str())
-                backend.enable_truncation(self.max_length, strategy="longest_first",
-                                          direction=getattr(self.tokenizer, "truncation_side", "right"))
-            self._backend_tokenizer = backend
-        return self._backend_tokenizer
 
     def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
         predictions = []
@@ -208,3 +195,16 @@ class TextClassifier:
         if positions is not None:  # token logits: read the target's marker
             logits = logits[torch.arange(len(batch), device=self.device), positions]
         return torch.softmax(logits.float(), dim=-1)
+
+
+def _truncating_backend(tokenizer: Any, max_length: int) -> Any:
+    """A copy of a fast tokenizer's Rust backend that truncates as ``truncation=True`` does, or None."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or backend.padding is not None:
+        return None
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(backend.to_str())
+    backend.enable_truncation(max_length, strategy="longest_first",
+                              direction=getattr(tokenizer, "truncation_side", "right"))
+    return backend

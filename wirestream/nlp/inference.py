@@ -91,8 +91,7 @@ def whole_word_occurrences(text: str, name: str) -> list[int]:
         if (
             not (_word_character(before) or before in "'’-")
             and not (after and (_word_character(after) or after == "-"))
-            and not (after in ("'", "’") and after and next_after and _word_character(next_after)
-                     and next_after not in "_s")
+            and not (after in ("'", "’") and next_after and _word_character(next_after) and next_after not in "_s")
         ):
             found.append(position)
             position = text.find(name, end)

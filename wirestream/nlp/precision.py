@@ -93,8 +93,8 @@ def offered_precision(model_path: str | Path, precision: str) -> str:
     record = Path(model_path) / "precision.json"
     if precision == "float32" or not record.is_file():
         return precision
-    offered = json.loads(record.read_text()).get("offered", [])
-    if precision in offered or precision not in json.loads(record.read_text()).get("figures", {}):
+    measured = json.loads(record.read_text())
+    if precision in measured.get("offered", []) or precision not in measured.get("figures", {}):
         return precision
     log.warning("%s: %s is not offered for this model (it loses more than half a point on its figures; see its "
                 "card), so it runs in float32", Path(model_path).name, precision)
