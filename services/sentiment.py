@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas import Article, EnrichedArticle, EntityStance, SentenceTone, Sentiment, Span
-from wirestream.nlp.classify import POLARITIES, Prediction, TextClassifier, stance_input
+from wirestream.nlp.classify import POLARITIES, Prediction, TextClassifier
 from wirestream.nlp.sentences import sentence_spans
 from wirestream.service import Service
 
@@ -79,25 +80,13 @@ class SentimentService(Service):
         articles = [EnrichedArticle.of(a) for a in batch]
         sentences = [sentences_of(a) for a in articles]
         tones = self.tone([s.text for group in sentences for s in group])
-        stance_jobs: list[tuple[int, str, int]] = []  # (article, entity key, sentence index)
-        stance_inputs = []
-        for a, (article, group) in enumerate(zip(articles, sentences, strict=True)):
-            for entity in article.entities:
-                for index, sentence in enumerate(group):
-                    inside = [m for m in entity.mentions if m.field == sentence.field
-                              and sentence.start <= m.start and m.end <= sentence.end]
-                    if inside:
-                        text, start, end = crop(sentence.text, inside[0].start - sentence.start,
-                                                inside[0].end - sentence.start)
-                        stance_jobs.append((a, entity.key, index))
-                        stance_inputs.append(stance_input(text, start, end))
-        stances = self.stance(stance_inputs)
-
+        jobs = [stance_jobs(article, group) for article, group in zip(articles, sentences, strict=True)]
+        stances = self.stance.targets([target for own in jobs for _, _, target in own])
         results = []
-        cursor = 0
-        for a, (article, group) in enumerate(zip(articles, sentences, strict=True)):
-            own = tones[cursor : cursor + len(group)]
-            cursor += len(group)
+        tone_cursor = stance_cursor = 0
+        for article, group, own_jobs in zip(articles, sentences, jobs, strict=True):
+            own = tones[tone_cursor : tone_cursor + len(group)]
+            tone_cursor += len(group)
             sentence_tones = [
                 SentenceTone(field=s.field, start=s.start, end=s.end, label=p.label, score=p.score)
                 for s, p in zip(group, own, strict=True)
@@ -108,9 +97,10 @@ class SentimentService(Service):
                 label = max(document, key=document.__getitem__)
                 tone = Sentiment(label=label, score=round(document[label], 4))
             per_entity: dict[str, list[tuple[int, Prediction]]] = {}
-            for (job_article, key, index), prediction in zip(stance_jobs, stances, strict=True):
-                if job_article == a:
-                    per_entity.setdefault(key, []).append((index, prediction))
+            for (key, index, _), prediction in zip(own_jobs, stances[stance_cursor : stance_cursor + len(own_jobs)],
+                                                   strict=True):
+                per_entity.setdefault(key, []).append((index, prediction))
+            stance_cursor += len(own_jobs)
             entity_stances = []
             for key, evidence in per_entity.items():
                 probabilities = mean([p for _, p in evidence])
@@ -125,3 +115,31 @@ class SentimentService(Service):
                 "tone": tone, "sentences": sentence_tones, "stances": entity_stances,
             }))
         return results
+
+
+def stance_jobs(article: EnrichedArticle, group: Sequence[_Sentence]) -> list[tuple[str, int, tuple[str, int, int]]]:
+    """(entity key, sentence index, stance target) for each sentence that mentions each entity.
+
+    Entity by entity, sentences in order; the target is the entity's first mention in the
+    sentence, cropped to :data:`MAX_STANCE_CHARS`.
+    """
+    by_field: dict[str, tuple[list[int], list[int]]] = {}  # field: (sentence starts, sentence indices)
+    for index, sentence in enumerate(group):
+        starts, indices = by_field.setdefault(sentence.field, ([], []))
+        starts.append(sentence.start)
+        indices.append(index)
+    jobs = []
+    for entity in article.entities:
+        first: dict[int, tuple[int, int]] = {}  # sentence index: the first mention in it, in sentence offsets
+        for mention in entity.mentions:
+            starts, indices = by_field.get(mention.field, ([], []))
+            at = bisect_right(starts, mention.start) - 1  # the one sentence that can hold the mention
+            if at < 0:
+                continue
+            index = indices[at]
+            sentence = group[index]
+            if mention.end <= sentence.end and index not in first:
+                first[index] = (mention.start - sentence.start, mention.end - sentence.start)
+        for index in sorted(first):
+            jobs.append((entity.key, index, crop(group[index].text, *first[index])))
+    return jobs

@@ -20,6 +20,7 @@ import torch
 
 from wirestream.nlp.inference import WARM_UP_TEXT, load_pretrained, resolve_device
 from wirestream.nlp.precision import offered_precision, with_precision
+from wirestream.nlp.targets import Encoded, Target, TargetEncoder
 from wirestream.nlp.transfer import HostCopy, to_device
 
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
@@ -67,8 +68,6 @@ class Prediction:
     probabilities: dict[str, float]
 
 
-Encoded = tuple[np.ndarray, np.ndarray]  # one input's token ids and token type ids
-
 
 class TextClassifier:
     """Any Hugging Face sequence-classification model over single texts or text pairs."""
@@ -87,6 +86,11 @@ class TextClassifier:
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self.marker = target_marker_id(model, tokenizer)
         self.backend = _truncating_backend(tokenizer, self.max_length)
+        self.target_encoder = None
+        if self.backend is not None and self.marker is not None:
+            self.target_encoder = TargetEncoder(
+                tokenizer.backend_tokenizer, self.max_length, whole=self._encode_targets,
+                open_marker=TARGET_OPEN, close_marker=TARGET_CLOSE)
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
@@ -109,16 +113,36 @@ class TextClassifier:
         if seconds and len(seconds) != len(inputs):
             raise ValueError("mix of single texts and pairs in one call")
         if self.backend is not None:  # the Rust tokenizer directly: transformers' conversion cost more than the rest
-            encodings = self.backend.encode_batch(list(zip(firsts, seconds, strict=True)) if seconds else firsts)
+            encode = getattr(self.backend, "encode_batch_fast", self.backend.encode_batch)  # fast: no offsets
+            encodings = encode(list(zip(firsts, seconds, strict=True)) if seconds else firsts)
             return [(np.asarray(e.ids, dtype=np.int64), np.asarray(e.type_ids, dtype=np.int64)) for e in encodings]
         encoded = self.tokenizer(firsts, seconds or None, truncation=True, max_length=self.max_length)
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids") or [[0] * len(i) for i in ids]
         return [(np.asarray(i, dtype=np.int64), np.asarray(t, dtype=np.int64)) for i, t in zip(ids, types, strict=True)]
 
+    def _encode_targets(self, targets: Sequence[Target]) -> list[Encoded]:
+        return self._encode([stance_input(*target) for target in targets])
+
     def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
+        return self._predictions(self.probabilities(inputs))
+
+    @torch.inference_mode()
+    def targets(self, targets: Sequence[Target]) -> list[Prediction]:
+        """The same as ``self([stance_input(*t) for t in targets])``, tokenizing each distinct sentence once.
+
+        A stance model reads one input per (sentence, entity): an article's sentences are tokenized
+        once each, not once per entity they mention (:mod:`wirestream.nlp.targets`).
+        """
+        if not targets:
+            return []
+        encoded = (self.target_encoder.encode(targets) if self.target_encoder is not None
+                   else self._encode_targets(targets))
+        return self._predictions(self._in_batches(encoded, (len(self.labels),), self._probabilities))
+
+    def _predictions(self, probabilities: torch.Tensor) -> list[Prediction]:
         predictions = []
-        for row in self.probabilities(inputs).tolist():
+        for row in probabilities.tolist():
             best = max(range(len(row)), key=row.__getitem__)
             predictions.append(Prediction(
                 self.labels[best], round(row[best], 4),
@@ -129,7 +153,7 @@ class TextClassifier:
     @torch.inference_mode()
     def probabilities(self, inputs: Sequence[TextInput]) -> torch.Tensor:
         """Class probabilities, one row per input in input order, computed in length-sorted batches."""
-        return self._in_batches(inputs, (len(self.labels),), self._probabilities)
+        return self._in_batches(self._encode(inputs) if inputs else [], (len(self.labels),), self._probabilities)
 
     @torch.inference_mode()
     def marker_states(self, inputs: Sequence[TextInput], layers: Sequence[int]) -> torch.Tensor:
@@ -146,16 +170,16 @@ class TextClassifier:
             rows = torch.arange(len(batch), device=self.device)
             return torch.stack([outputs.hidden_states[layer][rows, positions] for layer in layers], dim=1).float()
 
-        return self._in_batches(inputs, (len(layers), self.model.config.hidden_size), states)
+        return self._in_batches(self._encode(inputs) if inputs else [], (len(layers), self.model.config.hidden_size),
+                                states)
 
-    def _in_batches(self, inputs: Sequence[TextInput], shape: tuple[int, ...],
+    def _in_batches(self, encoded: Sequence[Encoded], shape: tuple[int, ...],
                     run: Callable[[list[Encoded]], torch.Tensor]) -> torch.Tensor:
         """``run`` over length-sorted batches of at most ``max_tokens``, its rows put back in input order.
 
         Each batch is launched before the one before it is taken off the device, so the host's
         work on one call overlaps the device's on the next.
         """
-        encoded = self._encode(inputs) if inputs else []
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         results = np.empty((len(encoded), *shape), dtype=np.float32)
         in_flight: deque[tuple[list[int], HostCopy]] = deque()
