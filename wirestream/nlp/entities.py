@@ -92,47 +92,48 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
     def text_of(m: Mention) -> str:
         return (headline or "") if m.field == "headline" else body
 
+    names = [clean_name(m.text) for m in mentions]
+    lowers = [name.lower() for name in names]
     label_votes: dict[str, Counter[str]] = {}
-    for mention in mentions:
-        label_votes.setdefault(clean_name(mention.text).lower(), Counter())[mention.label] += 1
+    for mention, lower in zip(mentions, lowers, strict=True):
+        label_votes.setdefault(lower, Counter())[mention.label] += 1
+    labels = [label_votes[lower].most_common(1)[0][0] for lower in lowers]
 
-    def label_of(m: Mention) -> str:
-        return label_votes[clean_name(m.text).lower()].most_common(1)[0][0]
-
-    groups: list[dict] = []  # name, label, members, first position
+    groups: list[dict] = []  # name, lower-case name, label, members
     known: dict[tuple[str, str], dict] = {}  # (label, lower-case form) -> the group it joined
-    by_length = sorted(range(len(mentions)), key=lambda i: (-len(clean_name(mentions[i].text)), i))
-    for index in by_length:
-        mention = mentions[index]
-        name, label = clean_name(mention.text), label_of(mention)
+    for index in sorted(range(len(mentions)), key=lambda i: (-len(names[i]), i)):
+        mention, name, lower, label = mentions[index], names[index], lowers[index], labels[index]
         # a form once attached (e.g. "PoK" bracketed after "Kashmir") stays attached later in the text
-        target = known.get((label, name.lower()))
+        target = known.get((label, lower))
         abbreviation = (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name)
+        text = text_of(mention)
+        # "Name (ABBR)" is the text saying they are one thing, even where NER typed them
+        # differently ("Jaish-e-Mohammed" PER, "JeM" ORG); only a mention in brackets can be one
+        bracketable = abbreviation and text[mention.end : mention.end + 1] == ")" and text[
+            : mention.start].rstrip().endswith("(")
         for group in [] if target is not None else groups:
             full = group["name"]
-            bracketed = abbreviation and any(
-                mentions[i].field == mention.field and _bracketed_after(text_of(mentions[i]), mentions[i].end, mention)
-                for i in group["members"])
-            same_name = group["label"] == label and (
-                name.lower() == full.lower() or _is_part_of(name, full)
-                or (abbreviation and _initials(full) == name.lower()))
-            # "Name (ABBR)" is the text saying they are one thing, even where NER typed them
-            # differently ("Jaish-e-Mohammed" PER, "JeM" ORG)
-            if same_name or bracketed:
+            if group["label"] == label and (lower == group["lower"] or _is_part_of(name, full)
+                                            or (abbreviation and _initials(full) == lower)):
+                target = group
+                break
+            if bracketable and any(
+                    mentions[i].field == mention.field and _bracketed_after(text, mentions[i].end, mention)
+                    for i in group["members"]):
                 target = group
                 break
         if target is None:
-            target = {"name": name, "label": label, "members": [index]}
+            target = {"name": name, "lower": lower, "label": label, "members": [index]}
             groups.append(target)
         else:
             target["members"].append(index)
-        known.setdefault((label, name.lower()), target)
+        known.setdefault((label, lower), target)
     entities = []
     for group in sorted(groups, key=lambda g: min(g["members"])):
         members = sorted(group["members"])
-        votes = Counter(label_of(mentions[i]) for i in members)
+        votes = Counter(labels[i] for i in members)
         label = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
-        forms = dict.fromkeys(clean_name(mentions[i].text) for i in members)
+        forms = dict.fromkeys(names[i] for i in members)
         aliases = [form for form in forms if form.lower() != group["name"].lower()]
         entities.append(Entity(
             key=entity_key(label, group["name"]), name=group["name"], label=label,
