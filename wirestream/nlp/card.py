@@ -344,9 +344,10 @@ def write_precision_section(model_dir: Path) -> Path:
     path = Path(model_dir) / "README.md"
     text = path.read_text()
     if PRECISION_START in text:
-        text = text[: text.index(PRECISION_START)] + text[text.index(PRECISION_END) + len(PRECISION_END) + 1 :]
-    section = precision_section(model_dir)
-    marker = "## Data and terms"
-    text = text.replace(marker, section + "\n" + marker, 1) if marker in text else text + "\n" + section
+        head, tail = text[: text.index(PRECISION_START)], text[text.index(PRECISION_END) + len(PRECISION_END) :]
+        text = head.rstrip("\n") + "\n\n" + tail.lstrip("\n")
+    section = precision_section(model_dir).rstrip("\n") + "\n"
+    head, marker, tail = text.partition("## Data and terms")
+    text = head.rstrip("\n") + "\n\n" + section + ("\n" + marker + tail if marker else "")
     path.write_text(text)
     return path

@@ -48,8 +48,10 @@ def test_a_card_shows_each_precisions_figures_once_and_which_are_offered(tmp_pat
                     "int8": {"test_macro_f1_rw": 0.79, "seconds": 6.0}},
     }))
     write_precision_section(model)
-    write_precision_section(model)  # refreshed in place, not added twice
+    once = (model / "README.md").read_text()
+    write_precision_section(model)  # refreshed in place, not added twice, no blank line gained
     text = (model / "README.md").read_text()
+    assert text == once
     assert text.count("## Precisions") == 1
     assert "| int8 | 0.7900 | 6.0 | no |" in text and "| float32 | 0.8000 | 10.0 | yes |" in text
     assert text.index("## Precisions") < text.index("## Data and terms")
