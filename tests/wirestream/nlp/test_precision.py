@@ -28,9 +28,18 @@ def test_the_ner_model_runs_in_int8_where_its_card_offers_it(ner_int8):
 
 
 def test_a_model_whose_card_does_not_offer_int8_runs_in_float32(caplog):
-    tone = TextClassifier.load(models_dir() / "wirestream-sentiment", precision="int8")
-    assert tone.precision == "float32"
+    stance = TextClassifier.load(models_dir() / "wirestream-stance", precision="int8")
+    assert stance.precision == "float32"
     assert "int8 is not offered for this model" in caplog.text
+
+
+def test_the_sentiment_model_runs_in_int8_with_its_output_projections_kept_float32():
+    tone = TextClassifier.load(models_dir() / "wirestream-sentiment", precision="int8")
+    assert tone.precision == "int8"
+    kept = [name for name, module in tone.model.named_modules()
+            if name.endswith(".output.dense") and type(module).__name__ == "Linear"]
+    assert kept, "the card keeps the feed-forward output projections float32"
+    assert "| int8 |" in (models_dir() / "wirestream-sentiment" / "README.md").read_text()
 
 
 def test_int8_ner_finds_the_seed_articles_gold_mentions(ner_int8):
