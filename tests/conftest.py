@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from wirestream.config import Settings
-from wirestream.testing import isolated_settings, kafka_bootstrap
+from wirestream.testing import isolated_settings, kafka_bootstrap, log_tails, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -32,3 +33,12 @@ def settings(kafka: str, tmp_path: Path) -> Settings:
 def raw_to_storage(settings: Settings) -> Settings:
     """Settings in which storage reads the raw topic: the storage path tested without the NLP stages."""
     return settings.model_copy(update={"storage_input_topic": settings.topic_raw})
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]:
+    """Stage processes by name, stopped after the test; their logs (``tmp_path/stage-logs``) printed."""
+    running: dict[str, subprocess.Popen] = {}
+    yield running
+    stop_processes(list(running.values()))
+    print(log_tails(tmp_path / "stage-logs", lines=25))

@@ -11,6 +11,23 @@ from wirestream.cli import build_parser
 from wirestream.config import ENV_PREFIX, Settings
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+CLUSTER_ENV = dict(line.split("=", 1) for line in (ROOT / "deploy" / "cluster.env").read_text().splitlines()
+                   if line and not line.startswith("#"))
+
+
+def resolved(value: object, env: dict[str, str] | None = None) -> str:
+    """A compose value with ``${NAME:-default}`` filled in from ``env``, as ``docker compose`` does.
+
+    >>> resolved("${A:-1}"), resolved("${A:-1}", {"A": "3"}), resolved("x")
+    ('1', '3', 'x')
+    """
+    text = str(value)
+    while "${" in text:
+        head, rest = text.split("${", 1)
+        expression, tail = rest.split("}", 1)
+        name, _, default = expression.partition(":-")
+        text = head + (env or {}).get(name, default) + tail
+    return text
 WIRESTREAM_SERVICES = {
     name: spec for name, spec in COMPOSE["services"].items() if spec.get("command", [None])[0] == "wirestream"
 }
@@ -39,10 +56,32 @@ def test_storage_and_the_api_share_a_postgres_and_the_api_is_published_on_localh
 def test_the_broker_is_a_kraft_apache_kafka_with_single_node_internal_topics():
     kafka = COMPOSE["services"]["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
-    env = kafka["environment"]
+    env = {key: resolved(value) for key, value in kafka["environment"].items()}
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == 1
-    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "1"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert "profiles" not in kafka and COMPOSE["services"]["kafka-2"]["profiles"] == ["cluster"]
+
+
+def test_the_cluster_profile_is_three_voters_with_replicated_internal_topics_that_the_stages_use():
+    assert CLUSTER_ENV["COMPOSE_PROFILES"] == "cluster"
+    nodes = {name: COMPOSE["services"][name] for name in ("kafka", "kafka-2", "kafka-3")}
+    voters = set()
+    for name, spec in nodes.items():
+        env = {key: resolved(value, CLUSTER_ENV) for key, value in spec["environment"].items()}
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["CLUSTER_ID"] == "d2lyZXN0cmVhbS1rYWZrYQ"
+        voters.add(env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
+        assert f"{env['KAFKA_NODE_ID']}@{name}:9093" in env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+        assert (env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"], env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"],
+                env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("3", "3", "2", "2")
+    assert len(voters) == 1 and len({spec["volumes"][0] for spec in nodes.values()}) == 3
+    for name in ("ner", "sentiment", "storage"):
+        env = {key: resolved(value, CLUSTER_ENV) for key, value in WIRESTREAM_SERVICES[name]["environment"].items()}
+        assert env["WIRESTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092,kafka-2:9092,kafka-3:9092"
+        settings = Settings.model_validate({"replication_factor": env["WIRESTREAM_REPLICATION_FACTOR"]})
+        assert settings.topic_configs("x")["min.insync.replicas"] == "2"
 
 
 @pytest.mark.parametrize("name", sorted(WIRESTREAM_SERVICES))
@@ -61,7 +100,8 @@ def test_each_setting_passed_is_one_the_services_read(name):
         assert variable.startswith(ENV_PREFIX), f"{name}: {variable} is not a wirestream setting"
         field = variable.removeprefix(ENV_PREFIX).lower()
         assert field in fields, f"{name}: {variable} is not read by any service"
-        Settings.model_validate({field: value})  # and its value is valid
+        Settings.model_validate({field: resolved(value)})  # and its value is valid
+        Settings.model_validate({field: resolved(value, CLUSTER_ENV)})
 
 
 def test_dockerfile_copies_every_package_the_services_import():

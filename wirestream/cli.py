@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from wirestream.config import ENV_PREFIX, Settings
 
@@ -25,12 +26,21 @@ def _settings() -> Settings:
 def cmd_broker(args: argparse.Namespace) -> int:
     from wirestream.broker import LocalBroker
 
-    broker = LocalBroker(_settings())
+    settings = _settings()
     try:
+        cluster = _local_cluster(args, settings)
+        if cluster is not None:
+            return _cluster_action(cluster, args)
+        if args.node not in (None, 1):
+            raise ValueError(f"no node {args.node}: no local cluster was started on port {settings.broker_port} "
+                             "(wirestream broker start --nodes 3)")
+        broker = LocalBroker(settings)
         if args.action == "fetch":
             print(f"Kafka jars in {broker.fetch()}")
             return 0
-        if args.action == "start":
+        if args.action in ("start", "restart"):
+            if args.action == "restart":
+                broker.stop()
             print(broker.start())
             if broker.secured_listeners:
                 print(broker.listeners())
@@ -48,6 +58,54 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print(status)
         return 0 if status.running else 3
     return 0
+
+
+def _local_cluster(args: argparse.Namespace, settings: Settings) -> Any:
+    """The local cluster the command is about, or None for the single broker.
+
+    ``--nodes N`` (or WIRESTREAM_BROKER_NODES) above 1 names a cluster; without it, a cluster
+    started earlier on these ports is found by what it wrote down, unless a single broker runs there.
+    """
+    from wirestream.broker import LocalBroker
+    from wirestream.broker.cluster import LocalCluster
+
+    nodes = args.nodes or settings.broker_nodes
+    if nodes > 1:
+        return LocalCluster(settings, nodes)
+    if args.nodes or args.action == "fetch" or LocalBroker(settings).pid() is not None:
+        return None
+    return LocalCluster.recorded(settings)
+
+
+def _cluster_action(cluster: Any, args: argparse.Namespace) -> int:
+    if args.action == "fetch":
+        print(f"Kafka jars in {cluster.node(1).fetch()}")
+        return 0
+    if args.node is not None:
+        cluster.node(args.node)  # an unknown id: one line, before anything stops
+        if args.action == "stop":
+            print(f"node {args.node} stopped" if cluster.stop_node(args.node) else f"node {args.node} was not running")
+        elif args.action == "start":
+            print(f"node {args.node}: {cluster.start_node(args.node)}")
+        elif args.action == "restart":
+            print(f"node {args.node}: {cluster.restart_node(args.node)}")
+        else:
+            status = cluster.node(args.node).status()
+            print(f"node {args.node}: {status}")
+            return 0 if status.running else 3
+        return 0
+    if args.action == "stop":
+        print("cluster stopped" if cluster.stop() else "no node of the cluster was running")
+        return 0
+    if args.action in ("start", "restart"):
+        if args.action == "restart":
+            cluster.stop()
+        print(cluster.start())
+        print(f"bootstrap servers: {cluster.bootstrap}")
+        return 0
+    status = cluster.status()
+    print(status)
+    return 0 if status.running else 3
 
 
 # --- produce --------------------------------------------------------------------------------
@@ -580,8 +638,13 @@ def build_parser() -> argparse.ArgumentParser:
                         default=os.environ.get(f"{ENV_PREFIX}LOG_FORMAT", "text"), help="json: one object per line")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    broker = sub.add_parser("broker", help="fetch, start, stop or check the local Kafka broker")
-    broker.add_argument("action", choices=["start", "stop", "status", "fetch"])
+    broker = sub.add_parser("broker", help="fetch, start, stop, restart or check the local Kafka broker or cluster")
+    broker.add_argument("action", choices=["start", "stop", "restart", "status", "fetch"])
+    broker.add_argument("--nodes", type=int, choices=range(1, 10), metavar="N",
+                        help="a local cluster of N KRaft nodes (3: replicated, one node may be lost); "
+                        "default WIRESTREAM_BROKER_NODES, else 1")
+    broker.add_argument("--node", type=int, metavar="ID",
+                        help="start, stop, restart or check only this node of the local cluster (1..N)")
     broker.set_defaults(func=cmd_broker)
 
     produce = sub.add_parser("produce", help="publish wire files, JSON Lines or stdin to the raw topic")

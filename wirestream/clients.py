@@ -34,6 +34,9 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         **settings.kafka_options(),
         "acks": "all",
         "enable_idempotence": True,
+        "delivery_timeout_ms": settings.delivery_timeout_ms,
+        # kafka-python needs the delivery timeout above linger + request timeout (30 s by default)
+        "request_timeout_ms": min(30_000, settings.delivery_timeout_ms - 10),
         "linger_ms": 5,
         "compression_type": None,
         "max_request_size": 4 * 1024 * 1024,

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         default=10_000, ge=1000,
         description="How long the broker waits before aborting a dead worker's open transaction.",
     )
+    delivery_timeout_ms: int = Field(
+        default=120_000, ge=1000,
+        description="How long a producer keeps retrying a record (a leader moving, too few in-sync replicas) "
+        "before it reports the broker's last error; `wirestream produce` waits this long at most.",
+    )
     hanging_transaction_check_s: float = Field(
         default=30.0, ge=0,
         description="How often a stage looks for hanging transactions (open on its partitions, ended by no "
@@ -203,6 +208,11 @@ class Settings(BaseSettings):
     broker_port: int = 9092
     broker_controller_port: int = 9093
     broker_heap: str = "512m"
+    broker_nodes: int = Field(
+        default=1, ge=1, le=9,
+        description="Local broker: how many KRaft broker+controller nodes `wirestream broker start` runs "
+        "(3: a replicated cluster on broker_port, +10, +20); `--nodes` overrides it.",
+    )
     broker_sasl_port: int | None = Field(
         default=None, ge=1, le=65535,
         description="Local broker: also listen for SASL_PLAINTEXT clients here (PLAIN, SCRAM-SHA-256, "

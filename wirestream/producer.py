@@ -77,7 +77,8 @@ def publish(articles: Iterable[Article], settings: Settings, topic: str | None =
         report.error = error
     finally:
         try:
-            producer.flush(timeout=30)
+            # a record is retried for up to delivery_timeout_ms; its future then holds the broker's last error
+            producer.flush(timeout=settings.delivery_timeout_ms / 1000 + 10)
             for stamped, future in pending:
                 future.get(timeout=0)
                 report.sent.append(stamped)

@@ -33,6 +33,7 @@ from wirestream.service import Service
 log = logging.getLogger(__name__)
 
 TEST_BROKER_PORT = 19092
+TEST_CLUSTER_PORT = 19292  # the test cluster's nodes: 19292, 19302, 19312 (controllers one above each)
 
 
 def docker_engine_answers() -> bool:
@@ -295,3 +296,10 @@ def local_test_broker() -> Any:
     from wirestream.broker import LocalBroker
 
     return LocalBroker(Settings(broker_port=TEST_BROKER_PORT, broker_controller_port=TEST_BROKER_PORT + 1))
+
+
+def local_test_cluster(nodes: int = 3) -> Any:
+    """The local cluster the cluster tests start on :data:`TEST_CLUSTER_PORT`."""
+    from wirestream.broker.cluster import LocalCluster
+
+    return LocalCluster(Settings(broker_port=TEST_CLUSTER_PORT, broker_controller_port=TEST_CLUSTER_PORT + 1), nodes)

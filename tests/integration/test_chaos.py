@@ -9,15 +9,15 @@ killed worker's records were really written (and aborted): the transactions did 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-from collections import Counter
-from collections.abc import Iterator
 
-import pytest
-
-from schemas import Article
-from wirestream.audit import audit_pipeline
+from tests.chaos import (
+    assert_each_article_stored_and_published_once,
+    chaos_articles,
+    ids_on,
+    start_pipeline,
+    wait_all_stored,
+)
 from wirestream.broker import LocalBroker
 from wirestream.clients import ensure_topics
 from wirestream.config import Settings
@@ -26,17 +26,10 @@ from wirestream.producer import publish
 from wirestream.testing import (
     TEST_BROKER_PORT,
     local_test_broker,
-    log_tails,
-    pipeline_report,
     read_topic,
     start_stage_process,
-    stop_processes,
     wait_for,
 )
-from wirestream.wirefile import parse_wire_text
-
-CITIES = ["Lima", "Oslo", "Nairobi", "Tokyo", "Paris", "Quito"]
-PEOPLE = ["Maria Lopez", "John Carter", "Aiko Tanaka", "Omar Haddad", "Ingrid Berg"]
 
 
 def restartable_broker(settings: Settings) -> LocalBroker | None:
@@ -46,19 +39,6 @@ def restartable_broker(settings: Settings) -> LocalBroker | None:
     return local_test_broker()
 
 
-@pytest.fixture
-def processes(tmp_path) -> Iterator[dict[str, subprocess.Popen]]:
-    running: dict[str, subprocess.Popen] = {}
-    yield running
-    stop_processes(list(running.values()))
-    print(log_tails(tmp_path / "stage-logs", lines=25))
-
-
-def ids_on(settings: Settings, topic: str, isolation: str, expect: int) -> Counter:
-    records = read_topic(settings, topic, isolation_level=isolation, expect=expect, timeout=60)
-    return Counter(Article.model_validate_json(r.value).id for r in records)
-
-
 def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(settings, processes, tmp_path):
     broker = restartable_broker(settings)
     settings = settings.model_copy(update={"partitions": 4, "batch_size": 8, "transaction_timeout_ms": 10_000})
@@ -66,16 +46,8 @@ def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(set
     logs = tmp_path / "stage-logs"
     victim = settings.model_copy(update={"fault_commit_delay_ms": 3000})  # its transactions stay open 3 s
     processes["ner-victim"] = start_stage_process(victim, "ner", "ner-victim", log_dir=logs)
-    for name, stage in [("ner-b", "ner"), ("sentiment-a", "sentiment"), ("sentiment-b", "sentiment"),
-                        ("storage-a", "storage")]:
-        processes[name] = start_stage_process(settings, stage, name, log_dir=logs)
-    articles = [
-        parse_wire_text(f"date 2025-05-{n % 28 + 1:02d} {CITIES[n % 6]}, May {n % 28 + 1} (Reuters) "
-                        f"{PEOPLE[n % 5]} praised the new plan in {CITIES[(n + 1) % 6]}, report {n}.",
-                        source=f"chaos-{n}")
-        for n in range(300)
-    ]
-    assert len({a.id for a in articles}) == 300
+    start_pipeline(settings, processes, logs)
+    articles = chaos_articles()
     assert publish(articles, settings).ok
 
     # SIGKILL the victim once it has written records of a transaction that is still open.
@@ -96,22 +68,10 @@ def test_300_articles_survive_a_sigkill_mid_transaction_and_a_broker_restart(set
         time.sleep(2)
         broker.start()
 
-    wait_for(lambda: store.count() == 300, timeout=600, interval=1, what="all 300 articles stored",
-             explain=lambda: f"{audit_pipeline(settings, store).report()}\n{pipeline_report(settings, logs)}")
-    stored = [store.get(a.id) for a in articles]
-    assert all(s is not None for s in stored)
-    for item in stored:
-        article = item.article
-        assert article.tone is not None and article.entities and article.stances, article.id
-        assert [step.service for step in article.trace] == ["produce", "ner", "sentiment"]
-
-    for topic in (settings.topic_raw, settings.topic_ner, settings.topic_enriched):
-        counts = ids_on(settings, topic, "read_committed", expect=300)
-        assert set(counts) == {a.id for a in articles}, topic
-        assert max(counts.values()) == 1, f"{topic}: duplicates {[i for i, n in counts.items() if n > 1][:5]}"
+    wait_all_stored(settings, articles, logs)
+    assert_each_article_stored_and_published_once(settings, articles)
     written = ids_on(settings, settings.topic_ner, "read_uncommitted", expect=301)
     assert sum(written.values()) > 300, "the killed worker's aborted records are on the topic"
+    stored = [store.get(a.id) for a in articles]
     ner_instances = {step.instance for item in stored for step in item.article.trace if step.service == "ner"}
     assert "ner-b" in ner_instances
-    report = audit_pipeline(settings, store)
-    assert (report.published, report.stored, report.unaccounted) == (300, 300, {}), report.report()

@@ -106,13 +106,25 @@ class BrokerStatus:
 
 
 class LocalBroker:
-    """One broker+controller on 127.0.0.1; every method is safe to call twice."""
+    """One broker+controller on 127.0.0.1; every method is safe to call twice.
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    Alone it is a one-node cluster on the settings' ports. :class:`~wirestream.broker.cluster.LocalCluster`
+    makes each of its nodes one of these, with its own ``node_id``, ports, quorum ``voters``,
+    ``replication`` of the internal topics and ``state_dir`` (data, config, PID and logs).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, node_id: int = 1, port: int | None = None,
+                 controller_port: int | None = None, voters: str | None = None, replication: int = 1,
+                 state_dir: Path | None = None) -> None:
         self.settings = settings or Settings()
         self.home: Path = self.settings.broker_home
-        self.port = self.settings.broker_port
-        self.controller_port = self.settings.broker_controller_port
+        self.node_id = node_id
+        self.port = port or self.settings.broker_port
+        self.controller_port = controller_port or self.settings.broker_controller_port
+        self.voters = voters or f"{node_id}@127.0.0.1:{self.controller_port}"
+        self.replication = replication
+        self.state_dir = state_dir
+        self.cluster_id: str | None = None  # a cluster's nodes share one; a lone broker draws its own
         self.sasl_port = self.settings.broker_sasl_port
         self.ssl_port = self.settings.broker_ssl_port
         self.sasl_ssl_port = self.settings.broker_sasl_ssl_port
@@ -124,15 +136,23 @@ class LocalBroker:
 
     @property
     def data_dir(self) -> Path:
-        return self.home / f"data-{self.port}"
+        return self.state_dir / "data" if self.state_dir else self.home / f"data-{self.port}"
 
     @property
     def pid_file(self) -> Path:
-        return self.home / f"broker-{self.port}.pid"
+        return self.state_dir / "broker.pid" if self.state_dir else self.home / f"broker-{self.port}.pid"
 
     @property
     def log_file(self) -> Path:
-        return self.home / f"broker-{self.port}.log"
+        return self.state_dir / "broker.log" if self.state_dir else self.home / f"broker-{self.port}.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "server.properties" if self.state_dir else self.home / f"server-{self.port}.properties"
+
+    @property
+    def log4j_file(self) -> Path:
+        return self.state_dir / "log4j2.properties" if self.state_dir else self.home / "log4j2.properties"
 
     @property
     def bootstrap(self) -> str:
@@ -194,7 +214,8 @@ class LocalBroker:
 
     # --- configuration and storage ---------------------------------------------------------------
     def _write_config(self) -> Path:
-        config = self.home / f"server-{self.port}.properties"
+        config = self.config_file
+        config.parent.mkdir(parents=True, exist_ok=True)
         template = resources.files("wirestream.broker").joinpath("server.properties").read_text()
         listeners = {"PLAINTEXT": self.port, **self.secured_listeners}
         text = template.format(
@@ -203,6 +224,10 @@ class LocalBroker:
             controller_port=self.controller_port,
             data_dir=self.data_dir,
             partitions=self.settings.partitions,
+            node_id=self.node_id,
+            voters=self.voters,
+            replication=self.replication,
+            min_isr=min(2, self.replication),
         )
         if self.sasl_listeners:
             username, password = sasl_user(self.settings)
@@ -217,7 +242,7 @@ class LocalBroker:
                                     client_auth=client_auth)
         config.write_text(text)
         config.chmod(0o600)  # it may hold the SASL password and the keystore's
-        (self.home / "log4j2.properties").write_text(_LOG4J2.format(log_file=self.home / "kafka-server.log"))
+        self.log4j_file.write_text(_LOG4J2.format(log_file=self.log4j_file.parent / "kafka-server.log"))
         return config
 
     def _java(self, main: str, *args: str) -> list[str]:
@@ -225,7 +250,7 @@ class LocalBroker:
             "java",
             f"-Xmx{self.settings.broker_heap}",
             "-Xms128m",
-            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
             "-cp",
             f"{self.libs}/*",
             main,
@@ -236,7 +261,7 @@ class LocalBroker:
         """Format KRaft storage once; a formatted data directory is left as it is."""
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = new_cluster_id()
+        cluster_id = self.cluster_id or new_cluster_id()
         subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
             check=True,
@@ -281,9 +306,27 @@ class LocalBroker:
 
     def start(self, timeout_s: float = 90.0) -> BrokerStatus:
         """Fetch, format and start the broker, then wait until it serves metadata."""
-        if self.pid() is not None:
+        process = self.launch()
+        if process is None:
             self.wait_ready(timeout_s)
             return self.status()
+        try:
+            self.wait_ready(timeout_s, process)
+            if self.sasl_listeners:
+                self._add_scram_user()
+        except Exception:
+            self.stop()
+            raise
+        return self.status()
+
+    def launch(self) -> subprocess.Popen[bytes] | None:
+        """Fetch, format and start the JVM without waiting for it; None when it is already running.
+
+        A cluster launches every node before waiting for any: a node serves only once a majority
+        of the controller quorum is up.
+        """
+        if self.pid() is not None:
+            return None
         if self.answering():
             raise RuntimeError(f"port {self.port} is taken by another program; set WIRESTREAM_BROKER_PORT")
         self.fetch()
@@ -298,14 +341,7 @@ class LocalBroker:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
-        try:
-            self.wait_ready(timeout_s, process)
-            if self.sasl_listeners:
-                self._add_scram_user()
-        except Exception:
-            self.stop()
-            raise
-        return self.status()
+        return process
 
     def _add_scram_user(self) -> None:
         """Store the SASL user's SCRAM credentials (both hashes) in the cluster; upserting twice is harmless."""
@@ -327,7 +363,7 @@ class LocalBroker:
             admin.close()
 
     def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
-        """Block until the broker answers a metadata request with itself as controller."""
+        """Block until the broker answers a metadata request that lists it among the cluster's brokers."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
@@ -341,8 +377,9 @@ class LocalBroker:
                 try:
                     admin = constructed(KafkaAdminClient, bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
                     try:
-                        admin.describe_cluster()
-                        return
+                        brokers = admin.describe_cluster().get("brokers") or []
+                        if any(b.get("broker_id") == self.node_id and not b.get("is_fenced") for b in brokers):
+                            return
                     finally:
                         admin.close()
                 except KafkaError:
@@ -365,6 +402,9 @@ class LocalBroker:
             while self._alive(pid):
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
+        deadline = time.monotonic() + 10
+        while self.answering() and time.monotonic() < deadline:  # the port is free once stop returns
+            time.sleep(0.1)
         return True
 
     @staticmethod
