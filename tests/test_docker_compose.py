@@ -64,19 +64,26 @@ def test_the_broker_is_a_kraft_apache_kafka_with_single_node_internal_topics():
     assert "profiles" not in kafka and COMPOSE["services"]["kafka-2"]["profiles"] == ["cluster"]
 
 
-def test_the_cluster_profile_is_three_voters_with_replicated_internal_topics_that_the_stages_use():
+def test_the_cluster_profile_is_three_brokers_and_a_controller_with_replicated_internal_topics_the_stages_use():
     assert CLUSTER_ENV["COMPOSE_PROFILES"] == "cluster"
     nodes = {name: COMPOSE["services"][name] for name in ("kafka", "kafka-2", "kafka-3")}
-    voters = set()
+    quorum_node = COMPOSE["services"]["controller"]
+    controller = {key: resolved(value, CLUSTER_ENV) for key, value in quorum_node["environment"].items()}
+    assert quorum_node["profiles"] == ["cluster"]
+    assert (controller["KAFKA_PROCESS_ROLES"], controller["KAFKA_LISTENERS"]) == ("controller", "CONTROLLER://:9093")
+    quorum = f"{controller['KAFKA_NODE_ID']}@controller:9093"
+    assert controller["KAFKA_CONTROLLER_QUORUM_VOTERS"] == quorum
+    ids = {controller["KAFKA_NODE_ID"]}
     for name, spec in nodes.items():
         env = {key: resolved(value, CLUSTER_ENV) for key, value in spec["environment"].items()}
+        assert (env["KAFKA_PROCESS_ROLES"], env["KAFKA_LISTENERS"]) == ("broker", "PLAINTEXT://:9092")
         assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
-        assert env["CLUSTER_ID"] == "d2lyZXN0cmVhbS1rYWZrYQ"
-        voters.add(env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
-        assert f"{env['KAFKA_NODE_ID']}@{name}:9093" in env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+        assert env["CLUSTER_ID"] == controller["CLUSTER_ID"] == "d2lyZXN0cmVhbS1rYWZrYQ"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == quorum
+        ids.add(env["KAFKA_NODE_ID"])
         assert (env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"], env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"],
                 env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("3", "3", "2", "2")
-    assert len(voters) == 1 and len({spec["volumes"][0] for spec in nodes.values()}) == 3
+    assert len(ids) == 4 and len({spec["volumes"][0] for spec in nodes.values()}) == 3
     for name in ("ner", "sentiment", "storage"):
         env = {key: resolved(value, CLUSTER_ENV) for key, value in WIRESTREAM_SERVICES[name]["environment"].items()}
         assert env["WIRESTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092,kafka-2:9092,kafka-3:9092"

@@ -65,16 +65,20 @@ def _local_cluster(args: argparse.Namespace, settings: Settings) -> Any:
 
     ``--nodes N`` (or WIRESTREAM_BROKER_NODES) above 1 names a cluster; without it, a cluster
     started earlier on these ports is found by what it wrote down, unless a single broker runs there.
+    Only ``start`` takes a new shape (``--nodes``, ``--controllers``): the other actions act on the
+    cluster as it was started.
     """
     from wirestream.broker import LocalBroker
     from wirestream.broker.cluster import LocalCluster
 
     nodes = args.nodes or settings.broker_nodes
+    recorded = LocalCluster.recorded(settings)
     if nodes > 1:
-        return LocalCluster(settings, nodes)
+        wanted = LocalCluster(settings, nodes, args.controllers)
+        return wanted if args.action == "start" and args.node is None else recorded or wanted
     if args.nodes or args.action == "fetch" or LocalBroker(settings).pid() is not None:
         return None
-    return LocalCluster.recorded(settings)
+    return recorded
 
 
 def _cluster_action(cluster: Any, args: argparse.Namespace) -> int:
@@ -643,8 +647,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--nodes", type=int, choices=range(1, 10), metavar="N",
                         help="a local cluster of N KRaft nodes (3: replicated, one node may be lost); "
                         "default WIRESTREAM_BROKER_NODES, else 1")
+    broker.add_argument("--controllers", type=int, choices=range(0, 6), metavar="C",
+                        help="the cluster's dedicated KRaft controllers (0: every node a voter too); "
+                        "default WIRESTREAM_BROKER_CONTROLLERS, else 1")
     broker.add_argument("--node", type=int, metavar="ID",
-                        help="start, stop, restart or check only this node of the local cluster (1..N)")
+                        help="start, stop, restart or check only this node of the local cluster "
+                        "(brokers 1..N, controllers 101..)")
     broker.set_defaults(func=cmd_broker)
 
     produce = sub.add_parser("produce", help="publish wire files, JSON Lines or stdin to the raw topic")

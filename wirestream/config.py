@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     delivery_timeout_ms: int = Field(
         default=120_000, ge=1000,
         description="How long a producer keeps retrying a record (a leader moving, too few in-sync replicas) "
-        "before it reports the broker's last error; `wirestream produce` waits this long at most.",
+        "before it fails it (NOT_ENOUGH_REPLICAS named where the topic lacks in-sync replicas); "
+        "`wirestream produce` waits this long at most.",
     )
     hanging_transaction_check_s: float = Field(
         default=30.0, ge=0,
@@ -210,8 +211,14 @@ class Settings(BaseSettings):
     broker_heap: str = "512m"
     broker_nodes: int = Field(
         default=1, ge=1, le=9,
-        description="Local broker: how many KRaft broker+controller nodes `wirestream broker start` runs "
+        description="Local broker: how many KRaft brokers `wirestream broker start` runs "
         "(3: a replicated cluster on broker_port, +10, +20); `--nodes` overrides it.",
+    )
+    broker_controllers: int = Field(
+        default=1, ge=0, le=5,
+        description="Local cluster: its dedicated KRaft controllers (on broker_controller_port, +10, ...); "
+        "0 makes every broker a voter too (combined mode: two of three lost is a lost quorum). "
+        "`--controllers` overrides it.",
     )
     broker_sasl_port: int | None = Field(
         default=None, ge=1, le=65535,

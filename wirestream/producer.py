@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError, NotEnoughReplicasError
 
 import wirestream
 from schemas import Article, TraceStep
-from wirestream.clients import ensure_topics, make_producer
+from wirestream.clients import ensure_topics, make_admin, make_producer
 from wirestream.config import Settings
+from wirestream.topics import short_of_replicas
 from wirestream.wirefile import InputError, read_path, read_text
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,33 @@ def publish(articles: Iterable[Article], settings: Settings, topic: str | None =
                 future.get(timeout=0)
                 report.sent.append(stamped)
         except KafkaError as error:  # the broker refused a record: what came before it is in report.sent
-            report.error = error
-        producer.close(timeout=10)
+            report.error = undelivered_because(settings, topic, error)
+        try:
+            producer.close(timeout=10)
+        except KafkaError as error:  # records still unsent: the report already says which went out
+            report.error = report.error or error
     return report
+
+
+def undelivered_because(settings: Settings, topic: str, error: KafkaError) -> KafkaError:
+    """The cause behind a delivery timeout, where the cluster shows it.
+
+    A record refused with NOT_ENOUGH_REPLICAS (fewer in-sync replicas than ``min.insync.replicas``,
+    e.g. two of three brokers down) is retried until ``delivery_timeout_ms``, and then kafka-python,
+    like the Java client, fails it as "Expiring N record(s)": the broker's reason is gone. Asked
+    for the topic's in-sync replicas, the cluster names it again.
+    """
+    if not isinstance(error, KafkaTimeoutError):
+        return error
+    try:
+        admin = make_admin(settings)
+        try:
+            short = short_of_replicas(admin, topic)
+        finally:
+            admin.close()
+    except KafkaError:
+        return error
+    if not short:
+        return error
+    return NotEnoughReplicasError(f"acks=all cannot be met, too few in-sync replicas ({'; '.join(short)}); "
+                                  f"after {settings.delivery_timeout_ms} ms of retries: {error}")

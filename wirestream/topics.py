@@ -115,6 +115,17 @@ def inspect(admin: KafkaAdminClient, settings: Settings, topics: list[str] | Non
     return states
 
 
+def short_of_replicas(admin: KafkaAdminClient, topic: str) -> list[str]:
+    """``topic[p]: N in-sync of min.insync.replicas M`` for each partition that cannot take an
+    ``acks=all`` write now: what a producer's delivery timeout hides behind "Expiring N record(s)"."""
+    partitions = admin.describe_topics([topic])[0]["partitions"]
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={"min.insync.replicas": None})
+    entry = admin.describe_configs([resource], config_filter="all").get("topic", {}).get(topic, {})
+    min_isr = int((entry.get("min.insync.replicas") or {}).get("value") or 1)
+    return [f"{topic}[{p['partition_index']}]: {len(p['isr_nodes'])} in-sync of min.insync.replicas {min_isr}"
+            for p in sorted(partitions, key=lambda p: p["partition_index"]) if len(p["isr_nodes"]) < min_isr]
+
+
 def create(admin: KafkaAdminClient, settings: Settings, names: list[str]) -> None:
     """Create ``names`` with the settings' partitions, replicas and configs (one that exists already is fine)."""
     spec = {name: {"num_partitions": settings.partitions, "replication_factor": settings.replication_factor,

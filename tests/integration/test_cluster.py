@@ -1,7 +1,8 @@
 """wirestream on a real three-node Kafka cluster: every topic replicated three times, min ISR 2.
 
-One module shares one cluster (``wirestream broker start --nodes 3``'s three KRaft broker+controller
-JVMs on loopback, :data:`~wirestream.testing.TEST_CLUSTER_PORT`), started fresh and stopped after.
+One module shares one cluster (``wirestream broker start --nodes 3``: three KRaft brokers and a
+dedicated controller, JVMs on loopback from :data:`~wirestream.testing.TEST_CLUSTER_PORT`),
+started fresh and stopped after.
 It proves, against the real processes:
 
 * the seed articles go through NER, sentiment and storage on the cluster;
@@ -31,6 +32,7 @@ from services.storage import StorageService
 from tests.chaos import assert_each_article_stored_and_published_once, chaos_articles, start_pipeline, wait_all_stored
 from tests.conftest import SEEDS
 from wirestream.broker.cluster import LocalCluster
+from wirestream.cli import main
 from wirestream.clients import ensure_topics, make_admin, make_consumer, make_producer, read_topic
 from wirestream.config import Settings
 from wirestream.db import open_store
@@ -102,7 +104,6 @@ def test_the_pipelines_topics_and_the_internal_topics_are_replicated_on_every_no
     assert all(sorted(state["replicas"]) == [1, 2, 3] for state in placed.values())
 
 
-@pytest.mark.skip(reason="issue 31 open: not yet passing on the local cluster")
 def test_the_seed_articles_go_through_every_stage_on_the_cluster(on_cluster):
     settings = on_cluster
     ensure_topics(settings)
@@ -117,6 +118,25 @@ def test_the_seed_articles_go_through_every_stage_on_the_cluster(on_cluster):
         assert stored.entities and stored.tone is not None
         assert [step.service for step in stored.trace] == ["produce", "ner", "sentiment"]
     assert not read_topic(settings, settings.topic_dead_letter)
+
+
+def test_the_cli_reports_every_node_and_restarts_one_by_id(cluster, on_cluster, monkeypatch, capsys):
+    monkeypatch.setenv("WIRESTREAM_BROKER_PORT", str(cluster.settings.broker_port))
+    monkeypatch.setenv("WIRESTREAM_BROKER_CONTROLLER_PORT", str(cluster.settings.broker_controller_port))
+    monkeypatch.delenv("WIRESTREAM_BROKER_NODES", raising=False)
+    assert main(["broker", "status"]) == 0  # the cluster found by what its start wrote down
+    said = capsys.readouterr().out
+    assert "cluster of 3 brokers, 1 controller(s), 3 broker(s) running" in said, said
+    for node_id in (1, 2, 3):
+        assert f"node {node_id}: broker running" in said
+    assert f"node 101: controller running (pid {cluster.node(101).pid()}) at 127.0.0.1:" in said
+
+    pid = cluster.node(3).pid()
+    assert main(["broker", "restart", "--node", "3"]) == 0
+    assert "node 3: broker running" in capsys.readouterr().out
+    assert cluster.node(3).pid() not in (None, pid)
+    assert main(["broker", "status", "--node", "7"]) == 2
+    assert "no node 7: this cluster's nodes are 1, 2, 3, 101" in capsys.readouterr().err
 
 
 def chaos_settings(settings: Settings) -> Settings:
@@ -136,7 +156,6 @@ def raw_topic_led_by(settings: Settings, node_id: int) -> None:
     ensure_topics(settings)
 
 
-@pytest.mark.skip(reason="issue 31 open: not yet passing on the local cluster")
 def test_300_articles_survive_the_sigkill_of_the_node_leading_every_input_partition(
         cluster, on_cluster, processes, tmp_path):
     settings = chaos_settings(on_cluster)
@@ -163,7 +182,6 @@ def test_300_articles_survive_the_sigkill_of_the_node_leading_every_input_partit
              explain=lambda: "\n".join(map(str, no_open_transactions(settings))))
 
 
-@pytest.mark.skip(reason="issue 31 open: not yet passing on the local cluster")
 def test_300_articles_survive_a_rolling_restart_of_all_three_nodes(cluster, on_cluster, processes, tmp_path):
     settings = chaos_settings(on_cluster)
     ensure_topics(settings)
@@ -186,7 +204,6 @@ def test_300_articles_survive_a_rolling_restart_of_all_three_nodes(cluster, on_c
              explain=lambda: "\n".join(map(str, no_open_transactions(settings))))
 
 
-@pytest.mark.skip(reason="issue 31 open: not yet passing on the local cluster")
 def test_acks_all_with_two_of_three_nodes_down_is_refused_and_nothing_is_lost(cluster, on_cluster):
     settings = on_cluster.model_copy(update={"partitions": 1, "delivery_timeout_ms": 15_000})
     ensure_topics(settings)

@@ -1,11 +1,18 @@
-"""A local Kafka cluster: three (or N) KRaft broker+controller nodes on loopback, from the same jars.
+"""A local Kafka cluster: three (or N) KRaft brokers and a controller quorum on loopback, from the same jars.
 
-Node ``i`` (1-based) is a :class:`LocalBroker` with node id ``i``, its client port at
-``broker_port + 10 * (i - 1)`` and its controller port at ``broker_controller_port + 10 * (i - 1)``
-(9092/9093, 9102/9103, 9112/9113 by default), its data, config, PID and logs under
-``<broker_home>/cluster-<broker_port>/node-<i>/``. Every node is a voter of one controller quorum
-and the internal topics (``__consumer_offsets``, ``__transaction_state``) have one replica per
-node, min ISR 2: the cluster keeps serving, leadership moving, with any one node lost.
+Broker ``i`` (1-based) is a :class:`LocalBroker` with node id ``i`` and its client port at
+``broker_port + 10 * (i - 1)`` (9092, 9102, 9112 by default). The quorum is ``controllers``
+dedicated controller nodes (one by default; node ids 101, 102, ...; quorum ports at
+``broker_controller_port + 10 * (j - 1)``), as a production cluster runs them: with the
+controllers apart, losing brokers never costs the quorum, so the brokers left still shrink the
+in-sync replicas, move leaderships and hand out producer ids. ``controllers=0`` makes every
+broker a voter too (combined mode): fewer JVMs, but two of three nodes lost is a lost quorum,
+and a new idempotent producer then waits for a producer id instead of hearing NOT_ENOUGH_REPLICAS.
+
+Every node keeps its data, config, PID and logs under ``<broker_home>/cluster-<broker_port>/``
+(``node-<i>/``, ``controller-<j>/``). The internal topics (``__consumer_offsets``,
+``__transaction_state``) have one replica per broker (up to 3), min ISR 2: the cluster keeps
+serving, leadership moving, with any one broker lost.
 
 Each node is started, stopped (SIGTERM: a controlled shutdown that moves its leaderships first),
 killed (SIGKILL: the controller fences it after ``broker.session.timeout.ms``) or restarted alone,
@@ -16,6 +23,8 @@ by id; ``wirestream broker start --nodes 3`` and ``wirestream broker restart --n
 >>> cluster.bootstrap
 '127.0.0.1:19292,127.0.0.1:19302,127.0.0.1:19312'
 >>> cluster.node(2).voters
+'101@127.0.0.1:19293'
+>>> LocalCluster(Settings(broker_port=19292, broker_controller_port=19293), nodes=3, controllers=0).node(2).voters
 '1@127.0.0.1:19293,2@127.0.0.1:19303,3@127.0.0.1:19313'
 """
 
@@ -26,38 +35,45 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wirestream.broker.local import BrokerStatus, LocalBroker, new_cluster_id
+from wirestream.broker.local import COMBINED, BrokerStatus, LocalBroker, new_cluster_id
 from wirestream.config import Settings
 
 PORT_STEP = 10
+CONTROLLER_IDS = 100  # controller j is node 100 + j: apart from the brokers' ids 1..N
 
 
 @dataclass(frozen=True)
 class ClusterStatus:
     nodes: dict[int, BrokerStatus]
+    controllers: dict[int, BrokerStatus] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
-        return all(status.running for status in self.nodes.values())
+        return all(status.running for status in [*self.nodes.values(), *self.controllers.values()])
 
     def __str__(self) -> str:
         up = sum(status.running for status in self.nodes.values())
-        lines = [f"cluster of {len(self.nodes)} nodes, {up} running"]
-        lines += [f"  node {node_id}: {status}" for node_id, status in self.nodes.items()]
+        quorum = f", {len(self.controllers)} controller(s)" if self.controllers else " (combined broker+controllers)"
+        lines = [f"cluster of {len(self.nodes)} brokers{quorum}, {up} broker(s) running"]
+        lines += [f"  node {node_id}: {status}" for node_id, status in {**self.nodes, **self.controllers}.items()]
         return "\n".join(lines)
 
 
 class LocalCluster:
-    """``nodes`` local broker+controller nodes forming one KRaft cluster; every method is safe twice."""
+    """``nodes`` local brokers and ``controllers`` dedicated controllers (0: every broker a voter)
+    forming one KRaft cluster; every method is safe twice."""
 
-    def __init__(self, settings: Settings | None = None, nodes: int = 3) -> None:
+    def __init__(self, settings: Settings | None = None, nodes: int = 3, controllers: int | None = None) -> None:
         self.settings = settings or Settings()
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
+        controllers = self.settings.broker_controllers if controllers is None else controllers
+        if controllers < 0:
+            raise ValueError("controllers must be 0 (combined nodes) or more")
         secured = [port for port in (self.settings.broker_sasl_port, self.settings.broker_ssl_port,
                                      self.settings.broker_sasl_ssl_port) if port is not None]
         if secured and nodes > 1:
@@ -65,34 +81,47 @@ class LocalCluster:
                              "for a single local broker (unset WIRESTREAM_BROKER_*_PORT or start one node)")
         self.size = nodes
         self.dir = self.settings.broker_home / f"cluster-{self.settings.broker_port}"
-        ports = [(self.settings.broker_port + PORT_STEP * i, self.settings.broker_controller_port + PORT_STEP * i)
-                 for i in range(nodes)]
-        voters = ",".join(f"{i + 1}@127.0.0.1:{controller}" for i, (_, controller) in enumerate(ports))
+        quorum_ports = [self.settings.broker_controller_port + PORT_STEP * j for j in range(controllers or nodes)]
+        voter_ids = [CONTROLLER_IDS + j + 1 if controllers else j + 1 for j in range(len(quorum_ports))]
+        voters = ",".join(f"{node_id}@127.0.0.1:{port}" for node_id, port in zip(voter_ids, quorum_ports, strict=True))
+        common = {"voters": voters, "replication": min(nodes, 3)}
         self.nodes = {
-            i + 1: LocalBroker(self.settings, node_id=i + 1, port=port, controller_port=controller, voters=voters,
-                               replication=min(nodes, 3), state_dir=self.dir / f"node-{i + 1}")
-            for i, (port, controller) in enumerate(ports)
+            i + 1: LocalBroker(self.settings, node_id=i + 1, port=self.settings.broker_port + PORT_STEP * i,
+                               controller_port=quorum_ports[i] if not controllers else quorum_ports[0],
+                               roles="broker" if controllers else COMBINED, state_dir=self.dir / f"node-{i + 1}",
+                               **common)
+            for i in range(nodes)
+        }
+        self.controllers = {
+            node_id: LocalBroker(self.settings, node_id=node_id, port=self.settings.broker_port,
+                                 controller_port=port, roles="controller",
+                                 state_dir=self.dir / f"controller-{node_id - CONTROLLER_IDS}", **common)
+            for node_id, port in zip(voter_ids, quorum_ports, strict=True) if controllers
         }
 
     @classmethod
     def recorded(cls, settings: Settings | None = None) -> LocalCluster | None:
         """The cluster last started on these settings' ports (its size is on disk), or None."""
         settings = settings or Settings()
-        size_file = settings.broker_home / f"cluster-{settings.broker_port}" / "nodes"
+        recorded = settings.broker_home / f"cluster-{settings.broker_port}"
         try:
-            return cls(settings, int(size_file.read_text()))
+            nodes = int((recorded / "nodes").read_text())
+            controllers = int((recorded / "controllers").read_text())
         except (FileNotFoundError, ValueError):
             return None
+        return cls(settings, nodes, controllers)
 
     @property
     def bootstrap(self) -> str:
         return ",".join(node.bootstrap for node in self.nodes.values())
 
     def node(self, node_id: int) -> LocalBroker:
+        """Broker ``node_id`` (1..N), or dedicated controller ``node_id`` (101, ...)."""
+        every = {**self.nodes, **self.controllers}
         try:
-            return self.nodes[node_id]
+            return every[node_id]
         except KeyError:
-            raise ValueError(f"no node {node_id}: this cluster's nodes are {', '.join(map(str, self.nodes))}") from None
+            raise ValueError(f"no node {node_id}: this cluster's nodes are {', '.join(map(str, every))}") from None
 
     # --- the whole cluster ---------------------------------------------------------------------
     def start(self, timeout_s: float = 120.0) -> ClusterStatus:
@@ -102,10 +131,11 @@ class LocalCluster:
         if not id_file.exists():
             id_file.write_text(new_cluster_id())
         (self.dir / "nodes").write_text(str(self.size))
+        (self.dir / "controllers").write_text(str(len(self.controllers)))
         cluster_id = id_file.read_text().strip()
         launched = []
         try:
-            for node in self.nodes.values():
+            for node in [*self.controllers.values(), *self.nodes.values()]:
                 node.cluster_id = cluster_id
                 launched.append((node, node.launch()))
             for node, process in launched:
@@ -118,23 +148,27 @@ class LocalCluster:
     def stop(self) -> bool:
         """Stop every node (SIGTERM, then SIGKILL); False when none was running.
 
-        All are signalled at once: stopped one by one, the last node's controlled shutdown waits for
-        a controller quorum that has already gone, and it would take the SIGKILL after 30 s.
+        The brokers are signalled at once, then the controllers: a broker's controlled shutdown needs
+        the quorum, and stopped one by one, combined nodes would leave the last waiting for a quorum
+        that has already gone, to take the SIGKILL after 30 s.
         """
-        for node in self.nodes.values():
-            pid = node.pid()
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-        stopped = [node.stop() for node in self.nodes.values()]
+        stopped = []
+        for group in (list(self.nodes.values()), list(self.controllers.values())):
+            for node in group:
+                pid = node.pid()
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
+            stopped += [node.stop() for node in group]
         return any(stopped)
 
     def status(self) -> ClusterStatus:
-        return ClusterStatus({node_id: node.status() for node_id, node in self.nodes.items()})
+        return ClusterStatus({node_id: node.status() for node_id, node in self.nodes.items()},
+                             {node_id: node.status() for node_id, node in self.controllers.items()})
 
     def reset(self) -> None:
         """Delete every node's data and the cluster id: the next start is a fresh cluster."""
-        for node in self.nodes.values():
+        for node in [*self.nodes.values(), *self.controllers.values()]:
             node.reset()
         (self.dir / "cluster.id").unlink(missing_ok=True)
 
@@ -170,16 +204,29 @@ class LocalCluster:
     # --- replicas ------------------------------------------------------------------------------
     def partitions(self, topics: list[str] | None = None) -> dict[tuple[str, int], dict[str, Any]]:
         """``(topic, partition) -> {"leader", "replicas", "isr"}`` as the cluster's metadata says now
-        (internal topics included)."""
+        (internal topics included).
+
+        Asked of the running brokers; a node killed a moment ago is still in the metadata until it
+        is fenced, so a request that went to it is asked again of another.
+        """
         from kafka import KafkaAdminClient
+        from kafka.errors import KafkaConnectionError
 
         from wirestream.clients import constructed
 
-        admin = constructed(KafkaAdminClient, bootstrap_servers=self.bootstrap.split(","), request_timeout_ms=10_000)
-        try:
-            described = admin.describe_topics(topics)
-        finally:
-            admin.close()
+        for attempt in range(5):
+            running = [node.bootstrap for node in self.nodes.values() if node.pid() is not None]
+            admin = constructed(KafkaAdminClient, bootstrap_servers=running or self.bootstrap.split(","),
+                                request_timeout_ms=10_000)
+            try:
+                described = admin.describe_topics(topics)
+                break
+            except KafkaConnectionError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
+            finally:
+                admin.close()
         return {(topic["name"], p["partition_index"]): {"leader": p["leader_id"], "replicas": list(p["replica_nodes"]),
                                                          "isr": list(p["isr_nodes"])}
                 for topic in described for p in topic["partitions"]}

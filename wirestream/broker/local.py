@@ -98,27 +98,35 @@ class BrokerStatus:
     pid: int | None
     bootstrap: str
     answering: bool
+    role: str = "broker"
 
     def __str__(self) -> str:
         state = "running" if self.running else "stopped"
         answer = "answering" if self.answering else "not answering"
-        return f"broker {state} (pid {self.pid or '-'}) at {self.bootstrap}, {answer}"
+        return f"{self.role} {state} (pid {self.pid or '-'}) at {self.bootstrap}, {answer}"
+
+
+COMBINED = "broker,controller"
 
 
 class LocalBroker:
-    """One broker+controller on 127.0.0.1; every method is safe to call twice.
+    """One KRaft node on 127.0.0.1, a broker+controller by default; every method is safe to call twice.
 
     Alone it is a one-node cluster on the settings' ports. :class:`~wirestream.broker.cluster.LocalCluster`
-    makes each of its nodes one of these, with its own ``node_id``, ports, quorum ``voters``,
+    makes each of its nodes one of these, with its own ``node_id``, ``roles`` (``"broker"`` or
+    ``"controller"`` for a cluster with dedicated controllers), ports, quorum ``voters``,
     ``replication`` of the internal topics and ``state_dir`` (data, config, PID and logs).
     """
 
     def __init__(self, settings: Settings | None = None, *, node_id: int = 1, port: int | None = None,
                  controller_port: int | None = None, voters: str | None = None, replication: int = 1,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, roles: str = COMBINED) -> None:
+        if roles not in (COMBINED, "broker", "controller"):
+            raise ValueError(f"roles must be {COMBINED!r}, 'broker' or 'controller', not {roles!r}")
         self.settings = settings or Settings()
         self.home: Path = self.settings.broker_home
         self.node_id = node_id
+        self.roles = roles
         self.port = port or self.settings.broker_port
         self.controller_port = controller_port or self.settings.broker_controller_port
         self.voters = voters or f"{node_id}@127.0.0.1:{self.controller_port}"
@@ -153,6 +161,16 @@ class LocalBroker:
     @property
     def log4j_file(self) -> Path:
         return self.state_dir / "log4j2.properties" if self.state_dir else self.home / "log4j2.properties"
+
+    @property
+    def is_broker(self) -> bool:
+        """False for a dedicated controller: it serves the quorum only, no clients."""
+        return self.roles != "controller"
+
+    @property
+    def listen_port(self) -> int:
+        """The port that shows the node is up: the client port, or a controller's quorum port."""
+        return self.port if self.is_broker else self.controller_port
 
     @property
     def bootstrap(self) -> str:
@@ -218,10 +236,18 @@ class LocalBroker:
         config.parent.mkdir(parents=True, exist_ok=True)
         template = resources.files("wirestream.broker").joinpath("server.properties").read_text()
         listeners = {"PLAINTEXT": self.port, **self.secured_listeners}
+        clients = ",".join(f"{name}://127.0.0.1:{port}" for name, port in listeners.items())
+        quorum = f"CONTROLLER://127.0.0.1:{self.controller_port}"
+        serving = f"advertised.listeners={clients}\ninter.broker.listener.name=PLAINTEXT"
+        listener_lines = {
+            COMBINED: f"listeners={clients},{quorum}\n{serving}",
+            "broker": f"listeners={clients}\n{serving}",
+            "controller": f"listeners={quorum}",
+        }[self.roles]
         text = template.format(
-            listeners=",".join(f"{name}://127.0.0.1:{port}" for name, port in listeners.items()),
+            roles=self.roles,
+            listener_lines=listener_lines,
             protocols=",".join(f"{name}:{name}" for name in listeners),
-            controller_port=self.controller_port,
             data_dir=self.data_dir,
             partitions=self.settings.partitions,
             node_id=self.node_id,
@@ -289,13 +315,16 @@ class LocalBroker:
 
     def answering(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            with socket.create_connection(("127.0.0.1", self.listen_port), timeout=1):
                 return True
         except OSError:
             return False
 
     def status(self) -> BrokerStatus:
         pid = self.pid()
+        if not self.is_broker:
+            return BrokerStatus(pid is not None, pid, f"127.0.0.1:{self.controller_port}", self.answering(),
+                                role="controller")
         return BrokerStatus(pid is not None, pid, self.bootstrap, self.answering())
 
     def reset(self) -> None:
@@ -328,7 +357,7 @@ class LocalBroker:
         if self.pid() is not None:
             return None
         if self.answering():
-            raise RuntimeError(f"port {self.port} is taken by another program; set WIRESTREAM_BROKER_PORT")
+            raise RuntimeError(f"port {self.listen_port} is taken by another program; set WIRESTREAM_BROKER_PORT")
         self.fetch()
         config = self._write_config()
         self.format(config)
@@ -363,7 +392,8 @@ class LocalBroker:
             admin.close()
 
     def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
-        """Block until the broker answers a metadata request that lists it among the cluster's brokers."""
+        """Block until the broker answers a metadata request that lists it among the cluster's brokers
+        (a dedicated controller: until its quorum port answers)."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
@@ -373,6 +403,8 @@ class LocalBroker:
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"Kafka exited with {process.returncode}; see {self.log_file}")
+            if self.answering() and not self.is_broker:
+                return
             if self.answering():
                 try:
                     admin = constructed(KafkaAdminClient, bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
@@ -385,7 +417,8 @@ class LocalBroker:
                 except KafkaError:
                     pass
             time.sleep(0.5)
-        raise TimeoutError(f"Kafka did not answer on {self.bootstrap} within {timeout_s:.0f}s; see {self.log_file}")
+        raise TimeoutError(f"Kafka did not answer on 127.0.0.1:{self.listen_port} within {timeout_s:.0f}s; "
+                           f"see {self.log_file}")
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker by its PID (SIGTERM, then SIGKILL); False when none was running."""
