@@ -74,7 +74,9 @@ class _LastReason(logging.Handler):
         super().__init__(logging.WARNING)
         self.reason: str | None = None
         self.settings, self.started, self.stopped = settings, time.monotonic(), False
-        self.others = {thread.ident for thread in threading.enumerate()} - {threading.get_ident()}
+        # the Thread objects, not their idents: glibc hands a new thread the pthread id (its stack) of
+        # one that just exited, so a new client's IO thread can carry the ident of a stage's old one
+        self.others = set(threading.enumerate()) - {threading.current_thread()}
 
     @property
     def permanent(self) -> bool:
@@ -87,7 +89,7 @@ class _LastReason(logging.Handler):
         if match and self._weight(match.group(1)) >= self._weight(self.reason):
             self.reason = match.group(1)
         if (self.settings is not None and self.permanent and not self.stopped and record.name == _BOOTSTRAP
-                and record.thread not in self.others and self._retry_point.match(message)):
+                and threading.current_thread() not in self.others and self._retry_point.match(message)):
             self.stopped = True
             raise unavailable(self.settings, self.reason, time.monotonic() - self.started, permanent=True)
 
