@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.environment import describe
+from training.settings import TrainingSettings
 from wirestream.config import Settings, models_dir
 from wirestream.nlp.inference import TokenClassifier
 
@@ -53,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     ner = TokenClassifier.load(args.model, threads=settings.torch_threads, device=settings.nlp_device)
-    texts = bbc_texts(settings.data_dir, ner.tokenizer, args.texts)
+    texts = bbc_texts(TrainingSettings().data_dir, ner.tokenizer, args.texts)
     rows = []
     for batch_size in (1, 32):
         batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]

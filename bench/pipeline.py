@@ -35,6 +35,7 @@ from bench.environment import describe
 from schemas import Article, EnrichedArticle
 from services.ner import NerService
 from services.sentiment import SentimentService
+from training.settings import TrainingSettings
 from wirestream.allocator import preload
 from wirestream.clients import ensure_topics, make_producer
 from wirestream.config import Settings
@@ -158,7 +159,7 @@ def main() -> None:
     parser.add_argument("--name", default="pipeline", help="results file name (bench/results/NAME.md)")
     args = parser.parse_args()
     base = Settings()
-    articles = bbc_articles(base.data_dir, max(args.articles, args.stage_articles))
+    articles = bbc_articles(TrainingSettings().data_dir, max(args.articles, args.stage_articles))
     env = describe()
     rows: list[dict] = []
     with kafka_bootstrap() as bootstrap, tempfile.TemporaryDirectory() as tmp_name:

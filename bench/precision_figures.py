@@ -2,7 +2,7 @@
 
 A precision other than float32 is offered for a model only if no figure of it falls more than
 ``TOLERANCE`` (half a point) below float32's: dev decides, test is reported. The figures go into
-each model's ``precision.json``, which its card shows (``wirestream eval ... --write-card``), and
+each model's ``precision.json``, which its card shows (``wirestream-training eval ... --write-card``), and
 into bench/results/precision_NAME.md.
 
     python -m bench.precision_figures [--precisions float32,int8] [--tasks ner,stance,sentiment] [--name cpu]
@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 
 from bench.environment import describe
+from training.card import write_precision_section
+from training.evaluate import evaluate_file
+from training.evaluation_sets import classifier_figures, score
+from training.settings import TrainingSettings
+from training.train_classifier import ClassifierTrainingConfig, task_data
 from wirestream.config import Settings, models_dir
-from wirestream.nlp.card import write_precision_section
 from wirestream.nlp.classify import TextClassifier
-from wirestream.nlp.evaluate import evaluate_file
-from wirestream.nlp.evaluation_sets import classifier_figures, score
 from wirestream.nlp.inference import TokenClassifier, load_pretrained
-from wirestream.nlp.train_classifier import ClassifierTrainingConfig, task_data
 
 RESULTS = Path(__file__).parent / "results"
 TOLERANCE = 0.005
@@ -39,7 +40,7 @@ def figures(task: str, precision: str, settings: Settings) -> dict[str, float]:
     """``dev_*`` and ``test_*`` figures of one model in one precision, and its seconds over them."""
     started = time.perf_counter()
     path = models_dir() / MODELS[task]
-    data = settings.data_dir
+    data = TrainingSettings().data_dir
     if task == "ner":
         # the constructors, not .load: .load would run a precision the card does not offer in float32
         ner = TokenClassifier(*load_pretrained("token", path, settings.torch_threads), precision=precision)

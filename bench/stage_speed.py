@@ -35,6 +35,7 @@ from bench.environment import describe
 from schemas import Article
 from services.ner import NerService
 from services.sentiment import SentimentService
+from training.settings import TrainingSettings
 from wirestream.allocator import preload
 from wirestream.config import Settings
 
@@ -153,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     base = Settings(nlp_device=args.device)
-    articles = bbc_articles(base.data_dir, args.articles)
+    articles = bbc_articles(TrainingSettings().data_dir, args.articles)
     for precision in args.precision.split(","):
         settings = base.model_copy(update={"nlp_precision": precision})
         ner_outputs: list[Article] = []

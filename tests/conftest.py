@@ -23,6 +23,17 @@ def kafka() -> Iterator[str]:
         yield bootstrap
 
 
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The public data (../shared/data, or WIRESTREAM_DATA_DIR); the tests that read it skip without it."""
+    from training.settings import TrainingSettings
+
+    path = TrainingSettings().data_dir
+    if not path.exists():
+        pytest.skip(f"the public data is not at {path} (set WIRESTREAM_DATA_DIR)")
+    return path
+
+
 @pytest.fixture
 def settings(kafka: str, tmp_path: Path) -> Settings:
     """Settings with this test's own topics, groups and database."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,8 +33,20 @@ def cache_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """The models wirestream ships, in the checkout (or installed tree) beside the packages."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """Where the models wirestream ships are: the first of these that exists.
+
+    1. ``WIRESTREAM_MODELS_DIR``, when set (a folder holding ``wirestream-ner`` and the others);
+    2. ``models/`` of the checkout this package runs from (a clone, or ``pip install -e``);
+    3. ``<prefix>/share/wirestream/models``, where an installed wheel puts them (its data files).
+
+    Without any of them, the checkout's path is returned, so the error names where they were expected.
+    """
+    configured = os.environ.get(f"{ENV_PREFIX}MODELS_DIR")
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parent.parent / "models"
+    installed = Path(sys.prefix) / "share" / "wirestream" / "models"
+    return installed if not checkout.exists() and installed.exists() else checkout
 
 
 class Settings(BaseSettings):
@@ -172,11 +185,6 @@ class Settings(BaseSettings):
         default="auto",
         description="Memory allocator of 'wirestream run': tcmalloc where installed (auto), always, or glibc's "
         "(system). torch on glibc page-faults its buffers afresh every batch; see wirestream.allocator.",
-    )
-
-    data_dir: Path = Field(
-        default_factory=lambda: models_dir().parent.parent / "shared" / "data",
-        description="Public training/evaluation data (never committed); default ../shared/data.",
     )
 
     # --- storage --------------------------------------------------------------------------

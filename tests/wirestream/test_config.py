@@ -54,3 +54,20 @@ def test_the_models_precision_is_read_under_either_name_and_checked(monkeypatch)
     monkeypatch.setenv("WIRESTREAM_NLP_PRECISION", "int4")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_models_are_found_in_the_checkout_then_where_a_wheel_installs_them(monkeypatch, tmp_path):
+    import sys
+
+    from wirestream import config
+
+    assert config.models_dir() == config.Path(config.__file__).resolve().parent.parent / "models"
+    monkeypatch.setenv("WIRESTREAM_MODELS_DIR", str(tmp_path / "mine"))
+    assert config.models_dir() == tmp_path / "mine"
+    assert Settings().ner_model == str(tmp_path / "mine" / "wirestream-ner")
+    monkeypatch.delenv("WIRESTREAM_MODELS_DIR")
+    # installed: no checkout beside the package, the wheel's data files under the prefix
+    monkeypatch.setattr(config, "__file__", str(tmp_path / "site-packages" / "wirestream" / "config.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
+    (tmp_path / "venv" / "share" / "wirestream" / "models").mkdir(parents=True)
+    assert config.models_dir() == tmp_path / "venv" / "share" / "wirestream" / "models"

@@ -160,7 +160,7 @@ class TextClassifier:
         """Each input's hidden state at its target marker after each of ``layers`` (0: the embeddings).
 
         A stance teacher's representation of the target, for a student to match
-        (:class:`wirestream.nlp.distill.Hints`); shape (inputs, layers, hidden size).
+        (:class:`training.distill.Hints`); shape (inputs, layers, hidden size).
         """
         if self.marker is None:
             raise ValueError(f"{self.name or 'this model'} reads [CLS], not a target marker")

@@ -9,10 +9,10 @@ from safetensors import safe_open
 from transformers import AutoModelForSequenceClassification
 
 from tests.conftest import ROOT
+from training.card import card_figure
+from training.evaluation_sets import classifier_figures, opposite_pairs_both_right
 from wirestream.config import models_dir
-from wirestream.nlp.card import card_figure
 from wirestream.nlp.classify import POLARITIES, TextClassifier, stance_input
-from wirestream.nlp.evaluation_sets import classifier_figures, opposite_pairs_both_right
 
 STANCE = models_dir() / "wirestream-stance"
 SENTIMENT = models_dir() / "wirestream-sentiment"

@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import SEEDS
 from tests.wirestream.nlp import reference_inference as reference
 from tests.wirestream.nlp.conftest import NER_MODEL
+from training.conll import read_conll
 from wirestream.nlp.casing import casing_ids
-from wirestream.nlp.conll import read_conll
 from wirestream.nlp.decoding import EntitySpan
 from wirestream.nlp.inference import TokenClassifier
 from wirestream.wirefile import read_path

@@ -10,8 +10,8 @@ from transformers import AutoConfig, AutoModelForTokenClassification
 
 from tests.conftest import ROOT, SEED_ARTICLE
 from tests.wirestream.nlp.conftest import NER_MODEL
-from wirestream.nlp.card import card_figure
-from wirestream.nlp.evaluate import evaluate_file
+from training.card import card_figure
+from training.evaluate import evaluate_file
 from wirestream.wirefile import parse_wire_text
 
 

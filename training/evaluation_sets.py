@@ -6,9 +6,9 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from training.corpora import Labelled, read_newsmtsc, read_semeval
+from training.metrics import ClassScores
 from wirestream.nlp.classify import POLARITIES, TextClassifier, stance_input
-from wirestream.nlp.corpora import Labelled, read_newsmtsc, read_semeval
-from wirestream.nlp.metrics import ClassScores
 
 TARGETS = {"stance": {"rw": 0.80, "mt": 0.78, "opposite_pairs": 0.5}, "sentiment": {"test": 0.66}}
 

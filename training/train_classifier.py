@@ -3,8 +3,8 @@
 * ``stance``: NewsMTSC train; input is the target mention, then the sentence with that mention
   wrapped in ``<t>…</t>`` (two new special tokens), so two entities of one sentence get their own
   labels, read at the ``<t>`` marker. Optional contrast examples built from train (joined sentence
-  pairs, repeated and role-swapped differing-target sentences; :mod:`wirestream.nlp.contrast`) push
-  it to look there, optional teachers make it a distilled student (:mod:`wirestream.nlp.distill`;
+  pairs, repeated and role-swapped differing-target sentences; :mod:`training.contrast`) push
+  it to look there, optional teachers make it a distilled student (:mod:`training.distill`;
   with ``hint_weight`` it also learns the teacher's hidden states at the marker, ``distill.Hints``;
   with ``pair_weight``, how the teacher tells apart two targets of one sentence, :func:`pair_loss`),
   and ``init_from`` continues a trained stance model instead of starting from the encoder.
@@ -28,6 +28,26 @@ from typing import Any, Literal
 
 import torch
 
+from training.contrast import with_contrast
+from training.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
+from training.distill import (
+    Hints,
+    ensemble_probabilities,
+    hint_pairs,
+    read_unlabelled_targets,
+    teacher_marker_states,
+)
+from training.evaluation_sets import opposite_pairs_both_right, score
+from training.metrics import ClassScores
+from training.trainer import (
+    Trainer,
+    TrainingConfig,
+    TrainingResult,
+    default_base_model,
+    order_generator,
+    prepare,
+    save_model,
+)
 from wirestream.config import cache_dir
 from wirestream.nlp.classify import (
     POLARITIES,
@@ -37,26 +57,6 @@ from wirestream.nlp.classify import (
     marker_positions,
     target_marker_id,
     unmark,
-)
-from wirestream.nlp.contrast import with_contrast
-from wirestream.nlp.corpora import Labelled, read_newsmtsc, semeval_train_and_heldout
-from wirestream.nlp.distill import (
-    Hints,
-    ensemble_probabilities,
-    hint_pairs,
-    read_unlabelled_targets,
-    teacher_marker_states,
-)
-from wirestream.nlp.evaluation_sets import opposite_pairs_both_right, score
-from wirestream.nlp.metrics import ClassScores
-from wirestream.nlp.training import (
-    Trainer,
-    TrainingConfig,
-    TrainingResult,
-    default_base_model,
-    order_generator,
-    prepare,
-    save_model,
 )
 
 log = logging.getLogger(__name__)
@@ -68,12 +68,12 @@ class ClassifierTrainingConfig(TrainingConfig):
     task: Task
     max_length: int = 160
     max_examples: int | None = None  # train on the first N examples (smoke tests)
-    contrast_pairs: int = 0  # stance: joined two-sentence texts (see wirestream.nlp.contrast); off by default
+    contrast_pairs: int = 0  # stance: joined two-sentence texts (see training.contrast); off by default
     contrast_repeats: int = 0  # stance: extra copies of train sentences whose targets differ
     swap_repeats: int = 0  # stance: copies of those sentences with two differing targets' names swapped
     init_from: str | None = None  # stance: continue training this wirestream-stance model, not the bare encoder
     teachers: tuple[str, ...] = ()  # stance: learn from these models' mean probabilities too
-    unlabelled_targets: str | None = None  # stance, with teachers: extra targets (wirestream.nlp.distill)
+    unlabelled_targets: str | None = None  # stance, with teachers: extra targets (training.distill)
     distill_weight: float = 0.5  # the teachers' share of a labelled example's training target
     hint_weight: float = 0.0  # stance, one teacher: also match its states at the marker (distill.Hints); 0: off
     pair_weight: float = 0.0  # stance, with teachers: also match how they tell apart two targets of one sentence

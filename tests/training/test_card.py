@@ -6,9 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+from training.card import card_figure, card_notes, write_classifier_card, write_precision_section
+from training.metrics import ClassScores
 from wirestream.config import models_dir
-from wirestream.nlp.card import card_figure, card_notes, write_classifier_card, write_precision_section
-from wirestream.nlp.metrics import ClassScores
 
 STANCE = models_dir() / "wirestream-stance"
 

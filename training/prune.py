@@ -6,9 +6,9 @@ two targets of one sentence apart. This keeps the teacher's own representation i
 ``intermediate`` most active neurons, and the vocabulary cut to the ``vocabulary`` sub-tokens most
 frequent in the training text (plus every one-character piece, so any word still splits into known
 pieces, and the special tokens). The result is a standard, smaller ``MPNetForTokenClassification`` with
-its tokenizer, which ``wirestream train stance --base-model`` then distils from the whole teacher.
+its tokenizer, which ``wirestream-training train stance --base-model`` then distils from the whole teacher.
 
-Run: ``python -m wirestream.nlp.prune TEACHER OUTPUT --layers 6 --intermediate 560 --vocabulary 8000``.
+Run: ``wirestream-training prune TEACHER OUTPUT --layers 6 --intermediate 560 --vocabulary 8000``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
-from wirestream.config import Settings
-from wirestream.nlp.conll import read_conll
-from wirestream.nlp.corpora import read_newsmtsc, read_semeval
+from training.conll import read_conll
+from training.corpora import read_newsmtsc, read_semeval
+from training.settings import TrainingSettings
 
 
 def kept_ids(counts: collections.Counter, vocab: dict[str, int], special: Iterable[int], size: int) -> list[int]:
@@ -164,7 +164,7 @@ def prune(teacher: Path, output: Path, layers: int, intermediate: int, vocabular
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m wirestream.nlp.prune", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="wirestream-training prune", description=__doc__.split("\n\n")[0])
     parser.add_argument("teacher", type=Path)
     parser.add_argument("output", type=Path)
     parser.add_argument("--layers", type=int, default=6)
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=None, help="default: WIRESTREAM_DATA_DIR")
     args = parser.parse_args(argv)
     out = prune(args.teacher, args.output, args.layers, args.intermediate, args.vocabulary,
-                args.data or Settings().data_dir)
+                args.data or TrainingSettings().data_dir)
     size = (out / "model.safetensors").stat().st_size
     print(f"{out}: {size / 2**20:.1f} MiB")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, MPNetConfig, MPNetForMaskedLM
 
+from training.train_classifier import ClassifierTrainingConfig, train_classifier
 from wirestream.config import models_dir
 from wirestream.nlp.classify import TextClassifier, stance_input
-from wirestream.nlp.train_classifier import ClassifierTrainingConfig, train_classifier
 
 
 def tiny_mpnet(folder: Path) -> Path:

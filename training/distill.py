@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
+from training.conll import Document, entities, read_conll
 from wirestream.nlp.classify import TextClassifier, TextInput, stance_input
-from wirestream.nlp.conll import Document, entities, read_conll
 
 
 def unlabelled_targets(rows: Iterable[dict], spans: Mapping[str, Sequence[tuple[int, int]]]) -> list[dict]:

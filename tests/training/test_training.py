@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wirestream.nlp.train_ner import NerTrainingConfig, train_ner
+from training.train_ner import NerTrainingConfig, train_ner
 
 
 def test_twenty_steps_twice_with_the_same_seed_give_the_same_losses(data_dir):
@@ -21,7 +21,7 @@ def test_twenty_steps_twice_with_the_same_seed_give_the_same_losses(data_dir):
 
 def test_the_order_seed_reorders_the_batches_and_is_itself_reproducible(data_dir):
     """Runs for a soup share ``seed`` (their new weights) and differ only in ``order_seed``."""
-    from wirestream.nlp.train_classifier import ClassifierTrainingConfig, train_classifier
+    from training.train_classifier import ClassifierTrainingConfig, train_classifier
 
     def run(order_seed: int) -> list[float]:
         config = ClassifierTrainingConfig(
@@ -41,7 +41,7 @@ def test_a_weight_average_is_scored_beside_the_weights_and_kept_when_dev_prefers
 
     import torch
 
-    from wirestream.nlp.training import Trainer, TrainingConfig
+    from training.trainer import Trainer, TrainingConfig
 
     class Line(torch.nn.Module):
         def __init__(self) -> None:
@@ -77,7 +77,7 @@ def test_a_weight_average_is_scored_beside_the_weights_and_kept_when_dev_prefers
 def test_layer_decay_gives_each_layer_a_fraction_of_the_rate_above_it():
     from transformers import BertConfig, BertForTokenClassification
 
-    from wirestream.nlp.training import optimiser
+    from training.trainer import optimiser
 
     model = BertForTokenClassification(BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=2,
                                                   num_attention_heads=2, intermediate_size=16, num_labels=3))

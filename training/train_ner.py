@@ -21,11 +21,9 @@ from typing import Any
 
 import torch
 
-from wirestream.nlp.casing import CASING_CLASSES, casing_ids
-from wirestream.nlp.conll import LABELS, Document, read_conll
-from wirestream.nlp.evaluate import evaluate_documents
-from wirestream.nlp.inference import TokenClassifier
-from wirestream.nlp.training import (
+from training.conll import LABELS, Document, read_conll
+from training.evaluate import evaluate_documents
+from training.trainer import (
     Trainer,
     TrainingConfig,
     TrainingResult,
@@ -34,6 +32,8 @@ from wirestream.nlp.training import (
     prepare,
     save_model,
 )
+from wirestream.nlp.casing import CASING_CLASSES, casing_ids
+from wirestream.nlp.inference import TokenClassifier
 
 log = logging.getLogger(__name__)
 

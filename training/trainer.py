@@ -71,7 +71,7 @@ def order_generator(config: TrainingConfig) -> random.Random:
     With ``order_seed`` torch is reseeded too, so dropout differs as well: runs that differ only
     in it start from the same weights (the same head and new-token embeddings, drawn from ``seed``)
     and see the data in another order, which is what averaging their weights needs
-    (:mod:`wirestream.nlp.soup`).
+    (:mod:`training.soup`).
     """
     if config.order_seed is None:
         return random.Random(config.seed)
@@ -142,7 +142,7 @@ class WeightAverage:
 
     Why: late in training each step moves the weights along its batch's noise; their average over
     the last few hundred steps sits nearer the middle of where they wander and often generalises
-    better than the last step. Unlike a soup of separate runs (:mod:`wirestream.nlp.soup`) it costs
+    better than the last step. Unlike a soup of separate runs (:mod:`training.soup`) it costs
     no extra training: one float32 copy of the weights, updated after each step. The first updates
     use a smaller decay, ``min(decay, (1 + n) / (10 + n))``, so the start does not linger in it.
 

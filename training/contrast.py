@@ -13,7 +13,7 @@ Two cheap remedies, both built from train only:
   label stays with its role (its place in the sentence), not with the name. A model that reads
   the sentence's tone, or what it has learnt of a name, gets one of the two wrong.
 
->>> from wirestream.nlp.corpora import Labelled
+>>> from training.corpora import Labelled
 >>> from wirestream.nlp.classify import stance_input
 >>> a = Labelled(stance_input("Critics attacked Acme.", 17, 21), 0, key="Critics attacked Acme.")
 >>> b = Labelled(stance_input("Fans love Bolt.", 10, 14), 2, key="Fans love Bolt.")
@@ -29,8 +29,8 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
+from training.corpora import Labelled
 from wirestream.nlp.classify import stance_input, unmark
-from wirestream.nlp.corpora import Labelled
 
 JOINERS = (" ", "; ", ", while ", " Meanwhile, ")
 
