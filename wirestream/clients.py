@@ -18,14 +18,15 @@ from kafka.errors import (
 )
 from kafka.net.compat import KafkaNetClient
 
+from wirestream import kafka_compat
 from wirestream.config import Settings
-from wirestream.connect import connecting, deliver_bytes_before_close
+from wirestream.connect import connecting
 from wirestream.topics import create as create_topics
 from wirestream.topics import inspect as inspect_topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-deliver_bytes_before_close()  # so a broker's reason for refusing SASL credentials reaches the error
+kafka_compat.install()  # checks kafka-python's version and internals; a refused SASL login keeps its reason
 
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -81,7 +82,7 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
     with connecting(settings):
         consumer = constructed(KafkaConsumer, **options)
     if group_id is not None:
-        finish_joins_in_flight(consumer)
+        kafka_compat.finish_joins_in_flight(consumer)
     return consumer
 
 
@@ -93,28 +94,6 @@ def make_reader(settings: Settings, isolation_level: str = "read_uncommitted") -
     with connecting(settings):
         return constructed(KafkaConsumer, **settings.kafka_options(), group_id=None, enable_auto_commit=False,
                            isolation_level=isolation_level)
-
-
-def finish_joins_in_flight(consumer: KafkaConsumer) -> None:
-    """Work around a kafka-python 3.0 race that leaves a member in its group with no partitions.
-
-    A leader that rejoins because the topic metadata changed (e.g. its first assignment was made
-    before it knew the topic's partitions) updates its assignment snapshot while the JoinGroup/
-    SyncGroup round trip is still in flight. If that round trip outlasts the ``poll`` that started
-    it, the next ``poll`` sees no reason to rejoin and never collects the SyncGroup result: the
-    member keeps no partitions and sends no heartbeats until the broker drops it. Counting a join
-    in flight as "rejoin needed" makes the next ``poll`` finish it.
-    """
-    coordinator = getattr(consumer, "_coordinator", None)
-    if coordinator is None or not hasattr(coordinator, "_join_task"):
-        log.warning("kafka-python internals changed; the join-in-flight workaround is not applied")
-        return
-    need_rejoin = coordinator.need_rejoin
-
-    def need_rejoin_or_join_in_flight() -> bool:
-        return bool(need_rejoin() or coordinator._join_task is not None)
-
-    coordinator.need_rejoin = need_rejoin_or_join_in_flight
 
 
 def member_id(consumer: KafkaConsumer) -> str:

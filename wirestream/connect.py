@@ -14,8 +14,8 @@ not trust) stops the client at its first attempt instead, as the Java client doe
 The reasons come from kafka-python's warnings; where an application sets its loggers to hide them,
 :func:`connecting` still hears them (and still shows that application only what it asked for).
 
-Wrong SASL credentials need one more fix (:func:`deliver_bytes_before_close`): the broker answers
-the failed SaslAuthenticate with its reason and closes the connection; kafka-python 3.0 reads the
+Wrong SASL credentials need one more fix (:func:`~wirestream.kafka_compat.deliver_bytes_before_close`):
+the broker answers the failed SaslAuthenticate with its reason and closes the connection; kafka-python 3.0 reads the
 answer and the close in one go and drops the answer, so all it can say is "socket disconnected".
 """
 
@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
 
@@ -205,55 +204,3 @@ def connecting(settings: Settings) -> Iterator[None]:
         raise unavailable(settings, handler.reason, time.monotonic() - started) from error
     except SaslAuthenticationFailedError as error:  # kafka-python versions that raise the refusal themselves
         raise unavailable(settings, str(error), time.monotonic() - started, permanent=True) from error
-
-
-_patched = threading.Lock()
-
-
-def deliver_bytes_before_close() -> bool:
-    """Make kafka-python hand the bytes read with a connection's close to the protocol before closing.
-
-    kafka-python 3.0's ``KafkaTCPTransport._read_from_sock`` drops whatever it read in the same
-    pass as the end of the stream. A broker that refuses SASL credentials sends its reason and
-    closes at once, so the reason was always lost. Here the bytes go to the protocol first and the
-    close follows as the next task of the client's IO loop, after the SASL exchange has read the
-    answer. Returns False (and changes nothing) where kafka-python's internals differ.
-    """
-    try:
-        import kafka.errors as errors
-        from kafka.net.transport import KafkaTCPTransport
-    except ImportError:  # pragma: no cover - other kafka-python layouts
-        return False
-    with _patched:
-        if getattr(KafkaTCPTransport, "_wirestream_delivers_last_bytes", False):
-            return True
-        if not all(hasattr(KafkaTCPTransport, name) for name in ("_read_from_sock", "_sock_recv", "abort")):
-            log.warning("kafka-python internals changed; broker reasons for a closed connection may be lost")
-            return False
-
-        async def _read_from_sock(self: Any) -> None:
-            while self._read and not self._closed:
-                await self._net.wait_read(self._sock)
-                data, error = self._sock_recv()
-                if data:
-                    self.last_read = time.monotonic()
-                    if self._protocol and self._protocol._sensors:
-                        self._protocol._sensors.bytes_received.record(len(data))
-                    try:
-                        self._protocol.data_received(data)
-                    except errors.KafkaProtocolError as protocol_error:
-                        return self.abort(error=protocol_error)
-                if error:
-                    if not data:
-                        return self.abort(error=error)
-
-                    async def abort_after_the_answer(error: Exception = error) -> None:
-                        self.abort(error=error)
-
-                    self._net.call_soon(abort_after_the_answer)
-                    return None
-            return None
-
-        KafkaTCPTransport._read_from_sock = _read_from_sock
-        KafkaTCPTransport._wirestream_delivers_last_bytes = True
-        return True

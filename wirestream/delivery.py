@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
+from wirestream import kafka_compat
 from wirestream.clients import make_admin, make_producer, member_id
 from wirestream.config import Settings
 from wirestream.transactions import OpenTransaction, end_hanging, group_offsets_partition, missing_commit_markers
@@ -152,14 +153,10 @@ class ExactlyOnce:
         This uses kafka-python's private transaction manager; where that changes, the first
         batch simply pays the lookup again.
         """
+        assert self.producer is not None
         try:
-            from kafka.producer.transaction_manager import FindCoordinatorHandler
-            from kafka.protocol.metadata import CoordinatorType
-
-            manager = self._manager()
-            handler = FindCoordinatorHandler(manager, CoordinatorType.GROUP, self.consumer.config["group_id"])
-            manager._enqueue_request(handler)
-            self._wait(handler._result, "finding the group coordinator")
+            found = kafka_compat.find_group_coordinator(self.producer, self.consumer.config["group_id"])
+            self._wait(found, "finding the group coordinator")
         except Exception as error:  # only a head start
             log.debug("group coordinator not looked up ahead: %s", error)
 
@@ -258,10 +255,10 @@ class ExactlyOnce:
         as consumed while its outputs were aborted, and lost. Java's producer clears them when a
         transaction ends; this does the same when the next one begins.
         """
-        pending = getattr(self._manager(), "_pending_txn_offset_commits", None)  # private: may change
-        if pending:
-            log.warning("dropping offsets left pending by an aborted transaction: %s", pending)
-            pending.clear()
+        assert self.producer is not None
+        dropped = kafka_compat.drop_pending_offset_commits(self.producer)
+        if dropped:
+            log.warning("dropping offsets left pending by an aborted transaction: %s", dropped)
 
     def _membership(self) -> Any:
         """The consumer's group metadata, refusing to go on while it is between generations.
@@ -308,14 +305,12 @@ class ExactlyOnce:
         self._wait(self._manager().begin_commit(), "committing")
 
     def _manager(self) -> Any:
-        # kafka-python's commit_transaction()/send_offsets_to_transaction() wait without a bound; a broker
-        # that goes away mid-commit would hang the stage, so drive the same calls with a bounded wait.
         assert self.producer is not None
-        return self.producer._transaction_manager
+        return kafka_compat.transaction_manager(self.producer)  # its calls are waited on with a bound
 
     def _wait(self, result: Any, what: str) -> None:
         assert self.producer is not None
-        self.producer._sender.wakeup()
+        kafka_compat.wake_sender(self.producer)
         if not result.wait(timeout_ms=self.settings.transaction_timeout_ms):
             raise KafkaTimeoutError(f"{what} took longer than {self.settings.transaction_timeout_ms} ms")
 

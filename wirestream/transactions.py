@@ -46,6 +46,8 @@ from typing import Any
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
+from wirestream import kafka_compat
+
 log = logging.getLogger(__name__)
 
 OFFSETS_TOPIC = "__consumer_offsets"
@@ -199,9 +201,7 @@ def end(admin: Any, txn: OpenTransaction) -> None:
     does not offer: it is sent through the client's private request manager (kafka-python 3.0).
     """
     if not txn.committed:
-        from kafka.admin._transactions import AbortTransactionSpec
-
-        admin.abort_transaction(AbortTransactionSpec(
+        admin.abort_transaction(kafka_compat.abort_transaction_spec(
             topic_partition=txn.partition,
             producer_id=txn.producer_id,
             producer_epoch=txn.producer_epoch,
@@ -220,11 +220,7 @@ def end(admin: Any, txn: OpenTransaction) -> None:
         coordinator_epoch=txn.coordinator_epoch,
     )])
 
-    async def send() -> Any:
-        leaders = await admin._async_get_leader_for_partitions([txn.partition])
-        return await admin._manager.send(request, node_id=next(iter(leaders)))
-
-    for result in admin._manager.run(send).markers:
+    for result in kafka_compat.send_to_partition_leader(admin, request, txn.partition).markers:
         for topic in result.topics:
             for partition in topic.partitions:
                 if partition.error_code:

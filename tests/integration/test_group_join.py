@@ -2,7 +2,7 @@
 
 This is the race behind the pipeline's old flake: the rejoin triggered by the new metadata must
 be finished by a later ``poll`` even when its SyncGroup round trip outlasts the poll that sent it
-(see :func:`wirestream.clients.finish_joins_in_flight`); it is asserted within 10 s.
+(see :func:`wirestream.kafka_compat.finish_joins_in_flight`); it is asserted within 10 s.
 """
 
 from __future__ import annotations
