@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +24,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
+from schemas import Article
 from wirestream import kafka_compat
 from wirestream.clients import make_admin, make_producer, member_id
 from wirestream.config import Settings
+from wirestream.records import Rejected, dead_letter
 from wirestream.transactions import OpenTransaction, end_hanging, group_offsets_partition, missing_commit_markers
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,65 @@ class Message:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+# --- what a batch sends and commits (plain values: tested without a broker) ------------------------
+def output_messages(topic: str, outputs: Iterable[tuple[Any, Article]]) -> list[Message]:
+    """The enriched records, keyed by ``story_id`` so one story's versions keep their order."""
+    return [Message(topic, article.story_id.encode(), article.model_dump_json().encode()) for _, article in outputs]
+
+
+def dead_letter_messages(
+    stage: str, instance: str, topic: str, dead: Iterable[tuple[Any, Rejected]]
+) -> list[Message]:
+    """One dead letter per rejected record (reason, error, original bytes), each logged with its position.
+
+    Keyed like the record it replaces; the headers carry the reason and the stage, for consumers of
+    the dead-letter topic that filter without parsing.
+    """
+    messages = []
+    for record, rejected in dead:
+        letter = dead_letter(stage=stage, instance=instance, topic=record.topic, partition=record.partition,
+                             offset=record.offset, key=record.key, value=record.value, rejected=rejected)
+        headers = [("wirestream.reason", rejected.reason.encode()), ("wirestream.stage", stage.encode())]
+        messages.append(Message(topic, record.key, letter.model_dump_json().encode(), headers))
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s: %s", record.topic, record.partition, record.offset, rejected.reason,
+            rejected.error,
+            extra={"article_id": rejected.article_id, "stage": stage, "topic": record.topic,
+                   "partition": record.partition, "offset": record.offset, "reason": rejected.reason},
+        )
+    return messages
+
+
+def batch_offsets(records: Iterable[Any]) -> Offsets:
+    """The offsets that mark ``records`` consumed: each partition's last offset + 1."""
+    offsets: Offsets = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        if tp not in offsets or offsets[tp].offset <= record.offset:
+            offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+    return offsets
+
+
+def past_markers(offsets: Offsets, owned: Iterable[TopicPartition],
+                 position: Callable[[TopicPartition], int | None]) -> Offsets:
+    """Commit the consumer's position where it lies past the batch's last record.
+
+    On a transactional input topic each commit leaves a control marker after the records; the
+    position already skipped it. Committing ``last offset + 1`` would leave the group one "record"
+    behind per partition forever (lag that never drains in ``wirestream status``). Everything
+    between the last record and the position was skipped by the client (markers, aborted records),
+    never handed to this batch, so it is safe to commit past.
+    """
+    owned = set(owned)
+    moved = dict(offsets)
+    for tp, committed in offsets.items():
+        if tp in owned:
+            at = position(tp)
+            if at is not None and at > committed.offset:
+                moved[tp] = OffsetAndMetadata(at, "", -1)
+    return moved
 
 
 def prefetch_metadata(producer: KafkaProducer, topics: Sequence[str]) -> None:

@@ -30,14 +30,29 @@ from typing import Any, TypeVar
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
 from schemas import Article
 from wirestream.batch import decode_batch, process_batch
 from wirestream.clients import ensure_topics, make_consumer, member_id
 from wirestream.config import Settings
-from wirestream.delivery import AtLeastOnce, ExactlyOnce, Message, TransactionInDoubt
-from wirestream.records import Rejected, dead_letter
+from wirestream.delivery import (
+    AtLeastOnce,
+    ExactlyOnce,
+    batch_offsets,
+    dead_letter_messages,
+    output_messages,
+    past_markers,
+)
+from wirestream.records import Rejected
+from wirestream.rules import (
+    Backoff,
+    BatchAbandoned,
+    FailingEveryRecord,
+    abandoned_because,
+    after_failure,
+    failures_in_a_row,
+    rewind_targets,
+)
 from wirestream.service import Service, TransientError, close_quietly, set_up
 from wirestream.telemetry import Telemetry
 from wirestream.transactions import HangingTransactionGuard, OpenTransaction
@@ -46,18 +61,6 @@ from wirestream.worker import ModelWorker
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 COMMITTED_TIMEOUT_MS = 10_000  # reading committed offsets while the coordinator is away: retried after a poll
-
-
-class BatchAbandoned(Exception):
-    """The batch was given up (shutdown past the grace period, or its partitions were revoked)."""
-
-    def __init__(self, why: str, *, to_committed: bool = False) -> None:
-        super().__init__(why)
-        self.to_committed = to_committed  # rewind to the committed offsets, not to the batch's start
-
-
-class FailingEveryRecord(TransientError):
-    """More records than ``max_failures_in_a_row`` failed in ``process`` in a row: held like an outage."""
 
 
 @dataclass
@@ -166,7 +169,7 @@ class StageRunner:
             self._delivery.name,
         )
         try:
-            backoff = settings.retry_backoff_initial_s
+            backoff = self._backoff()
             while not self.stop.is_set():
                 try:
                     batch = self._poll()
@@ -174,12 +177,12 @@ class StageRunner:
                     if not error.retriable:
                         raise
                     # e.g. the broker is restarting: nothing was handed out, so nothing is lost
+                    wait_s = backoff.next()
                     log.warning("stage %s: poll failed (%s: %s); polling again in %.1fs",
-                                self.service.name, type(error).__name__, error, backoff)
-                    self.stop.wait(backoff)
-                    backoff = min(backoff * 2, settings.retry_backoff_max_s)
+                                self.service.name, type(error).__name__, error, wait_s)
+                    self.stop.wait(wait_s)
                     continue
-                backoff = settings.retry_backoff_initial_s
+                backoff.reset()
                 self._note_assignment()
                 if hanging.due():  # a partition held for good by a transaction nobody will end
                     hanging.start_check(self._consumer.assignment())
@@ -205,6 +208,9 @@ class StageRunner:
             log.info("stage %s: no partition of %s left to this process: the group has more members than "
                      "the topic has partitions; it waits as a standby (see `wirestream topics`)",
                      self.service.name, self.service.input_topic)
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.settings.retry_backoff_initial_s, self.settings.retry_backoff_max_s)
 
     def _hanging_ended(self, txn: OpenTransaction) -> None:
         """Count a hanging transaction the guard ended (on the guard's thread)."""
@@ -316,7 +322,7 @@ class StageRunner:
         good, dead = decode_batch(((record, record.value) for record in batch), self.service.input_model,
                                   self.settings.max_body_chars)
 
-        backoff = self.settings.retry_backoff_initial_s
+        backoff = self._backoff()
         attempt = 0
         while True:
             if attempt and self.stop.is_set():
@@ -330,25 +336,26 @@ class StageRunner:
                 self._failures_in_a_row = in_a_row
                 self.telemetry.failures_in_a_row(in_a_row)
                 break
-            except TransactionInDoubt as error:
+            except Exception as error:
+                then = after_failure(error)
+                if then == "raise":
+                    raise
                 self.metrics.retries += 1
                 self.telemetry.retried()
-                log.warning("stage %s: %s; settling it, then rewinding to the committed offsets",
-                            self.service.name, error)
-                self._settle_transaction(backoff)
-                raise BatchAbandoned("transaction outcome unknown", to_committed=True) from error
-            except (TransientError, KafkaError) as error:
-                self.metrics.retries += 1
-                self.telemetry.retried()
+                if then == "settle":
+                    log.warning("stage %s: %s; settling it, then rewinding to the committed offsets",
+                                self.service.name, error)
+                    self._settle_transaction(backoff)
+                    raise BatchAbandoned("transaction outcome unknown", to_committed=True) from error
+                wait_s = backoff.next()
                 log.warning(
                     "stage %s: %s: %s; retrying the batch in %.1fs, nothing committed",
                     self.service.name,
                     type(error).__name__,
                     error,
-                    backoff,
+                    wait_s,
                 )
-                self._wait_paused(backoff)
-                backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
+                self._wait_paused(wait_s)
 
         self.metrics.batches += 1
         self.metrics.records_out += len(outputs)
@@ -376,29 +383,13 @@ class StageRunner:
     def _failures_in_a_row_after(
         self, good: list[tuple[ConsumerRecord, Article]], failed: list[tuple[ConsumerRecord, Rejected]]
     ) -> int:
-        """How many records will have failed in ``process`` one after another once this batch is delivered.
-
-        Only unexpected failures count: a :class:`~wirestream.service.RecordError` (an id conflict)
-        is the record's own verdict. Past ``max_failures_in_a_row`` the stage, not the records, is at
-        fault (a bug, a lost credential, a model that cannot run): :class:`FailingEveryRecord` holds
-        the batch like an outage, so the stream does not drain into the dead letters. A record that
-        goes through or is rejected as a ``RecordError`` ends the run; records rejected before
-        ``process`` (undecodable, schema-invalid) neither count nor end it.
-        """
-        limit = self.settings.max_failures_in_a_row
-        failed_here = {id(record): why.error for record, why in failed if why.unexpected}
-        in_a_row, last_error = self._failures_in_a_row, ""
-        for record, _ in good:
-            in_a_row = in_a_row + 1 if id(record) in failed_here else 0
-            last_error = failed_here.get(id(record), last_error)
-            if limit and in_a_row > limit:
-                self.telemetry.failures_in_a_row(in_a_row)
-                raise FailingEveryRecord(
-                    f"{in_a_row} records in a row failed in {self.service.name} (the last: {last_error}), "
-                    f"over WIRESTREAM_MAX_FAILURES_IN_A_ROW={limit}: the stage is at fault, not the records; "
-                    "holding the batch uncommitted until one goes through"
-                )
-        return in_a_row
+        """The run of records failing in ``process`` after this batch (:func:`wirestream.rules.failures_in_a_row`)."""
+        try:
+            return failures_in_a_row(self._failures_in_a_row, [record for record, _ in good], failed,
+                                     self.settings.max_failures_in_a_row, self.service.name)
+        except FailingEveryRecord as held:
+            self.telemetry.failures_in_a_row(held.in_a_row)
+            raise
 
     def _process(
         self, good: list[tuple[ConsumerRecord, Article]]
@@ -468,74 +459,23 @@ class StageRunner:
         dead: list[tuple[ConsumerRecord, Rejected]],
     ) -> None:
         """Outputs keyed by ``story_id``, dead letters with their reason, then the batch's offsets."""
-        assert self._delivery is not None
-        messages = []
+        assert self._delivery is not None and self._consumer is not None
         topic = self.service.output_topic
-        if topic:
-            messages = [Message(topic, a.story_id.encode(), a.model_dump_json().encode()) for _, a in outputs]
-        for record, rejected in dead:
-            letter = dead_letter(
-                stage=self.service.name,
-                instance=self.settings.instance_id,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                rejected=rejected,
-            )
-            headers = [("wirestream.reason", rejected.reason.encode()),
-                       ("wirestream.stage", self.service.name.encode())]
-            messages.append(
-                Message(self.settings.topic_dead_letter, record.key, letter.model_dump_json().encode(), headers)
-            )
-            log.warning(
-                "dead-lettered %s[%d]@%d: %s: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                rejected.reason,
-                rejected.error,
-                extra={"article_id": rejected.article_id, "stage": self.service.name, "topic": record.topic,
-                       "partition": record.partition, "offset": record.offset, "reason": rejected.reason},
-            )
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for record in batch:
-            tp = TopicPartition(record.topic, record.partition)
-            if tp not in offsets or offsets[tp].offset <= record.offset:
-                offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-        self._skip_markers(offsets)
+        messages = output_messages(topic, outputs) if topic else []
+        messages += dead_letter_messages(self.service.name, self.settings.instance_id,
+                                         self.settings.topic_dead_letter, dead)
+        offsets = past_markers(batch_offsets(batch), self._consumer.assignment(), self._consumer.position)
         self._delivery.deliver(messages, offsets, before_commit=lambda: self._check_batch_alive(batch))
-
-    def _skip_markers(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        """Commit the consumer's position where it lies past the batch's last record.
-
-        On a transactional input topic each commit leaves a control marker after the records;
-        the position already skipped it. Committing ``last offset + 1`` would leave the group one
-        "record" behind per partition forever (lag that never drains in ``wirestream status``).
-        Everything between the last record and the position was skipped by the client (markers,
-        aborted records), never handed to this batch, so it is safe to commit past.
-        """
-        assert self._consumer is not None
-        owned = self._consumer.assignment()
-        for tp, committed in list(offsets.items()):
-            if tp in owned:
-                position = self._consumer.position(tp)
-                if position is not None and position > committed.offset:
-                    offsets[tp] = OffsetAndMetadata(position, "", -1)
 
     # --- waiting, pausing, abandoning -----------------------------------------------------
     def _past_grace(self) -> bool:
         return self._stop_deadline is not None and time.monotonic() >= self._stop_deadline
 
     def _check_batch_alive(self, batch: list[ConsumerRecord]) -> None:
-        if self._past_grace():
-            raise BatchAbandoned("stop requested and the grace period ran out")
-        lost = {TopicPartition(r.topic, r.partition) for r in batch} & self._revocations.revoked
-        if lost:
-            raise BatchAbandoned(f"partitions {sorted(lost)} were reassigned to another member")
-        if self._member_id() != self._member:
-            raise BatchAbandoned("the consumer fell out of its group meanwhile")  # the next poll resyncs
+        why = abandoned_because({TopicPartition(r.topic, r.partition) for r in batch}, self._revocations.revoked,
+                                self._member_id(), self._member, self._past_grace())
+        if why is not None:
+            raise BatchAbandoned(why)  # fell out of the group: the next poll resyncs
 
     def _wait_paused(self, seconds: float) -> None:
         """Back off while staying in the group: partitions paused, poll keeps the membership alive."""
@@ -548,7 +488,7 @@ class StageRunner:
         finally:
             self._consumer.resume(*self._consumer.assignment())
 
-    def _settle_transaction(self, backoff: float) -> None:
+    def _settle_transaction(self, backoff: Backoff) -> None:
         """Start a new transactional producer until one succeeds (the broker may still be away)."""
         assert isinstance(self._delivery, ExactlyOnce)
         while not self._past_grace():
@@ -556,10 +496,10 @@ class StageRunner:
                 self._delivery.recover()
                 return
             except KafkaError as error:
+                wait_s = backoff.next()
                 log.warning("stage %s: cannot settle the transaction yet (%s); retrying in %.1fs",
-                            self.service.name, error, backoff)
-                self._wait_paused(backoff)
-                backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
+                            self.service.name, error, wait_s)
+                self._wait_paused(wait_s)
 
     def _rewind(self, batch: list[ConsumerRecord], to_committed: bool = False) -> None:
         """After abandoning a batch on partitions we still own, seek back so it is processed again.
@@ -570,13 +510,7 @@ class StageRunner:
         """
         if self.stop.is_set() or self._consumer is None:
             return
-        first: dict[TopicPartition, int] = {}
-        for record in batch:
-            tp = TopicPartition(record.topic, record.partition)
-            first[tp] = min(first.get(tp, record.offset), record.offset)
-        for tp, offset in first.items():
-            if tp in self._consumer.assignment() and tp not in self._revocations.revoked:
-                if to_committed:
-                    committed = self._consumer.committed(tp)
-                    offset = committed if committed is not None else offset
-                self._consumer.seek(tp, offset)
+        consumer = self._consumer
+        for tp, offset in rewind_targets(batch, consumer.assignment(), self._revocations.revoked,
+                                         consumer.committed if to_committed else None).items():
+            consumer.seek(tp, offset)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
-import time
 from pathlib import Path
 
 from wirestream.config import Settings
@@ -44,26 +42,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server = None
     if args.push_port:
-        import uvicorn
+        from wirestream.ingest.push import serve_push
 
-        from wirestream.ingest.push import create_push_app
-
-        server = uvicorn.Server(uvicorn.Config(create_push_app(ingestor), host=settings.api_host,
-                                               port=args.push_port, log_level="warning"))
-        threading.Thread(target=server.run, name="push", daemon=True).start()
+        server = serve_push(ingestor, settings.api_host, args.push_port)
         print(f"accepting POST http://{settings.api_host}:{args.push_port}/articles", file=sys.stderr)
-    reported = time.monotonic()
     try:
-        while not stop.is_set():
-            ingestor.poll_feeds(args.feed)
-            if args.watch:
-                ingestor.scan(args.watch)
-            if args.once:
-                break
-            if time.monotonic() - reported > 30:
-                logging.getLogger("wirestream.ingest").info("progress\n%s", ingestor.progress())
-                reported = time.monotonic()
-            stop.wait(1.0)
+        ingestor.follow(args.feed, args.watch, stop, once=args.once)
     finally:
         if server is not None:
             server.should_exit = True

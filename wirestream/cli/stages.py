@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-import subprocess
 import sys
-import time
 
-from wirestream.config import ENV_PREFIX, Settings
+from wirestream.config import Settings
 
 log = logging.getLogger("wirestream")
 
@@ -69,53 +66,25 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     return 1 if done.dead_letters else 0
 
 
-def _bootstrap_for_demo() -> str | None:
-    """Use the configured broker, or start the local one when none is configured (its address, then)."""
-    if os.environ.get(f"{ENV_PREFIX}BOOTSTRAP_SERVERS"):
-        return None
-    from wirestream.broker import LocalBroker
-
-    broker = LocalBroker(Settings())
-    if not broker.status().running:
-        print("starting the local Kafka broker (first time: fetching its jars from Maven Central) ...")
-    print(broker.start())
-    os.environ[f"{ENV_PREFIX}BOOTSTRAP_SERVERS"] = broker.bootstrap
-    return broker.bootstrap
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from services import REGISTRY
     from wirestream.db import open_store
+    from wirestream.demo import local_broker_unless_configured, stage_processes, wait_until_stored
     from wirestream.producer import publish, read_inputs
     from wirestream.show import article_detail, articles_table
 
-    local_broker = _bootstrap_for_demo()
+    local_broker = local_broker_unless_configured()
     settings = Settings()
     report = publish(read_inputs(args.paths), settings)
     if report.error is not None:
         print(f"error: {report.error}", file=sys.stderr)
         return 2
     print(f"produced {len(report.sent)} article(s) to {settings.topic_raw}")
-    wanted = {article.id for article in report.sent}
     store = open_store(settings)
-    from services import REGISTRY
-
-    # One torch thread per stage process unless told otherwise: the stages share the machine.
-    env = {**os.environ, f"{ENV_PREFIX}TORCH_THREADS": os.environ.get(f"{ENV_PREFIX}TORCH_THREADS", "1")}
-    stages = [subprocess.Popen([sys.executable, "-m", "wirestream", "run", name], env=env) for name in REGISTRY]
-    try:
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            if all(store.get(article_id) for article_id in wanted):
-                break
-            time.sleep(0.5)
-        else:
+    with stage_processes(REGISTRY):
+        if not wait_until_stored(store, report.sent, args.timeout):
             print(f"timed out after {args.timeout:.0f}s waiting for storage", file=sys.stderr)
             return 1
-    finally:
-        for stage in stages:
-            stage.send_signal(signal.SIGTERM)
-        for stage in stages:
-            stage.wait(timeout=15)
     in_order = dict.fromkeys(article.id for article in report.sent)
     stored = [found for article_id in in_order if (found := store.get(article_id))]
     print()

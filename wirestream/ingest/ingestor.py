@@ -142,5 +142,21 @@ class Ingestor:
             return "\n".join(f"{source}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
                              for source, c in sorted(self.counts.items()))
 
+    def follow(self, feeds: Iterable[str], watch: Path | None, stop: threading.Event, *, once: bool = False,
+               report_every_s: float = 30.0) -> None:
+        """Poll the feeds and scan ``watch`` every second until ``stop`` is set (or once); log progress now and then."""
+        feeds = list(feeds)
+        reported = time.monotonic()
+        while not stop.is_set():
+            self.poll_feeds(feeds)
+            if watch:
+                self.scan(watch)
+            if once:
+                return
+            if time.monotonic() - reported > report_every_s:
+                log.info("progress\n%s", self.progress())
+                reported = time.monotonic()
+            stop.wait(1.0)
+
     def close(self) -> None:
         self.producer.close(timeout=10)

@@ -51,3 +51,14 @@ def create_push_app(ingestor: Any) -> FastAPI:
         return {source: dict(counts) for source, counts in ingestor.counts.items()}
 
     return app
+
+
+def serve_push(ingestor: Any, host: str, port: int) -> Any:
+    """Serve the push endpoint on a daemon thread; returns the uvicorn server (``should_exit`` stops it)."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_push_app(ingestor), host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="push", daemon=True).start()
+    return server
