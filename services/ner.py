@@ -1,7 +1,8 @@
 """NER stage: entity mentions and merged entities for the headline and body of every article.
 
 The whole polled batch goes through the model at once (length-sorted windows, bounded by
-``WIRESTREAM_NLP_MAX_TOKENS``); the model is loaded once per process.
+``WIRESTREAM_NLP_MAX_TOKENS``); the model is loaded once per process. A body's dateline gives its
+city and agency itself (:mod:`wirestream.nlp.dateline`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas import Article, EnrichedArticle, Mention
+from wirestream.nlp.dateline import with_dateline
 from wirestream.nlp.entities import merge_entities
 from wirestream.nlp.inference import TokenClassifier
 from wirestream.service import Service
@@ -45,7 +47,9 @@ class NerService(Service):
             texts.append((index, "body", article.body))
         spans = self.classifier([text for _, _, text in texts])
         mentions: list[list[Mention]] = [[] for _ in batch]
-        for (index, field, _), found in zip(texts, spans, strict=True):
+        for (index, field, text), found in zip(texts, spans, strict=True):
+            if field == "body":
+                found = with_dateline(text, found)
             mentions[index].extend(
                 Mention(field=field, start=s.start, end=s.end, text=s.text, label=s.label, score=min(1.0, s.score))
                 for s in found

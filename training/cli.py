@@ -80,10 +80,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             args.model, threads=settings.torch_threads, window=settings.nlp_window, overlap=settings.nlp_overlap,
             max_tokens=settings.nlp_max_tokens, device=settings.nlp_device, precision=settings.nlp_precision,
         )
+        from training.current_news import evaluate_current_news
+
         scores = evaluate_file(files[0], ner)
         print(scores.report())
+        current = evaluate_current_news(ner)
+        print(f"== current news (tests/data/current_news_ner.jsonl)\n{current.report()}")
         if args.write_card:
-            print(f"wrote {write_ner_card(Path(args.model), scores, test_file=files[0].name)}")
+            print(f"wrote {write_ner_card(Path(args.model), scores, test_file=files[0].name, current=current)}")
         return 0
     from training.evaluation_sets import classifier_figures
 
@@ -126,6 +130,18 @@ def cmd_soup(args: argparse.Namespace) -> int:
     soup = greedy_soup(args.task, [Path(m) for m in args.models], Path(args.output), _data(args),
                        threads=Settings().torch_threads)
     print(f"kept {soup['kept']}: dev {soup['dev']}; wrote {args.output}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build a model tier that is not shipped (today: ``accurate``, the mpnet stance model)."""
+    from training.build import build_accurate
+
+    output = build_accurate(Path(args.output) if args.output else None,
+                            data_dir=Path(args.data) if args.data else None, device=args.device,
+                            threads=args.threads, max_steps=args.max_steps, max_examples=args.max_examples,
+                            evaluate=not args.no_eval)
+    print(f"built {output}; WIRESTREAM_MODEL_TIER=accurate makes the stages load it")
     return 0
 
 
@@ -202,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     soup.add_argument("models", nargs="+", help="fine-tunes of one encoder from one --seed (see --order-seed)")
     soup.add_argument("--data", help="data folder (default: under WIRESTREAM_DATA_DIR)")
     soup.set_defaults(func=cmd_soup)
+
+    build = sub.add_parser("build", help="build a model tier that is not shipped: accurate (the mpnet stance model, "
+                           "~40 min on 2 CPU cores)")
+    build.add_argument("tier", choices=["accurate"])
+    build.add_argument("--output", help="model folder (default: where WIRESTREAM_MODEL_TIER=accurate looks)")
+    build.add_argument("--data", help="the public data folder (default: WIRESTREAM_DATA_DIR)")
+    build.add_argument("--device", default="auto", help="'auto' takes a GPU when there is one")
+    build.add_argument("--threads", type=int, help="torch CPU threads")
+    build.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
+    build.add_argument("--max-examples", type=int, help="train on this many examples (smoke tests)")
+    build.add_argument("--no-eval", action="store_true", help="skip the test figures and the card")
+    build.set_defaults(func=cmd_build)
 
     for name, (module, summary) in DELEGATED.items():  # listed for --help; main() hands them their arguments
         sub.add_parser(name, help=f"{summary} (training.{module}; its own --help)")

@@ -10,7 +10,11 @@ from training.corpora import Labelled, read_newsmtsc, read_semeval
 from training.metrics import ClassScores
 from wirestream.nlp.classify import POLARITIES, TextClassifier, stance_input
 
-TARGETS = {"stance": {"rw": 0.80, "mt": 0.78, "opposite_pairs": 0.5}, "sentiment": {"test": 0.66}}
+TARGETS = {
+    "stance": {"rw": 0.80, "mt": 0.78, "opposite_pairs": 0.5},
+    "stance-accurate": {"rw": 0.83, "mt": 0.82, "opposite_pairs": 0.5},  # the accurate tier (training.build)
+    "sentiment": {"test": 0.66},
+}
 
 
 def score(classifier: TextClassifier, examples: list[Labelled]) -> ClassScores:
@@ -24,9 +28,11 @@ def split_name(path: Path) -> str:
 
 
 def classifier_figures(
-    task: str, classifier: TextClassifier, files: list[Path]
+    task: str, classifier: TextClassifier, files: list[Path], targets: str | None = None
 ) -> tuple[dict[str, ClassScores], dict[str, float], bool]:
-    """Scores per test file, the card's machine-read figures, and whether the targets are met."""
+    """Scores per test file, the card's machine-read figures, and whether the targets (``TARGETS[targets or task]``)
+    are met."""
+    goal = TARGETS[targets or task]
     figures: dict[str, ClassScores] = {}
     keys: dict[str, float] = {}
     meets = True
@@ -35,14 +41,14 @@ def classifier_figures(
         if task == "stance":
             scores = score(classifier, read_newsmtsc(path))
             keys[f"test_macro_f1_{name}"] = scores.macro_f1
-            meets &= scores.macro_f1 >= TARGETS["stance"].get(name, 0.0)
+            meets &= scores.macro_f1 >= goal.get(name, 0.0)
             if name == "mt":
                 keys["test_opposite_pairs_both_right_mt"], _ = opposite_pairs_both_right(classifier, path)
-                meets &= keys["test_opposite_pairs_both_right_mt"] >= TARGETS["stance"]["opposite_pairs"]
+                meets &= keys["test_opposite_pairs_both_right_mt"] >= goal["opposite_pairs"]
         else:
             scores = score(classifier, read_semeval([path]))
             keys["test_macro_recall"] = scores.macro_recall
-            meets &= scores.macro_recall >= TARGETS["sentiment"]["test"]
+            meets &= scores.macro_recall >= goal["test"]
         figures[name] = scores
     return figures, keys, meets
 

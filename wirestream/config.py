@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "WIRESTREAM_"
@@ -47,6 +47,17 @@ def models_dir() -> Path:
     checkout = Path(__file__).resolve().parent.parent / "models"
     installed = Path(sys.prefix) / "share" / "wirestream" / "models"
     return installed if not checkout.exists() and installed.exists() else checkout
+
+
+def accurate_models_dir() -> Path:
+    """Where ``wirestream-training build accurate`` puts the models too large to ship.
+
+    ``WIRESTREAM_ACCURATE_MODELS_DIR``, else ``models`` in the cache folder (outside any checkout).
+    """
+    return Path(os.environ.get(f"{ENV_PREFIX}ACCURATE_MODELS_DIR") or cache_dir() / "models")
+
+
+TIER_MODELS = {"accurate": {"stance_model": "wirestream-stance-accurate"}}  # the models a tier swaps in
 
 
 class Settings(BaseSettings):
@@ -170,6 +181,11 @@ class Settings(BaseSettings):
         default_factory=lambda: str(models_dir() / "wirestream-stance"),
         description="Target-dependent sentiment classifier for entity stance.",
     )
+    model_tier: Literal["default", "accurate"] = Field(
+        default="default",
+        description="'accurate': the stages load the models `wirestream-training build accurate` built (the mpnet "
+        "stance model) in place of the shipped ones, unless a model setting names another.",
+    )
     nlp_window: int = Field(default=256, ge=8, description="Sub-tokens per inference window, [CLS]/[SEP] included.")
     nlp_overlap: int = Field(default=64, ge=0, description="Sub-tokens shared by neighbouring windows.")
     nlp_max_tokens: int = Field(default=8192, ge=8, description="Upper bound on padded tokens per model call.")
@@ -249,6 +265,14 @@ class Settings(BaseSettings):
         description="Local broker: on the SSL port, check a client certificate when one is offered, or let in "
         "only clients with one signed by the local CA (mutual TLS, as clusters that authenticate by certificate).",
     )
+
+    @model_validator(mode="after")
+    def _tier_models(self) -> Settings:
+        """A tier swaps in its models for the model settings left unset (one that is set wins)."""
+        for name, folder in TIER_MODELS.get(self.model_tier, {}).items():
+            if name not in self.model_fields_set:
+                setattr(self, name, str(accurate_models_dir() / folder))
+        return self
 
     def group_id(self, stage: str) -> str:
         """Consumer group of a stage: every process of the stage joins it and shares the partitions."""

@@ -10,7 +10,7 @@ from training.cli import build_parser, main
 def test_every_training_step_is_a_subcommand():
     action = next(a for a in build_parser()._actions if a.dest == "command")
     assert sorted(action.choices) == [
-        "calibrate", "distill", "eval", "prune", "soup", "sweep", "teacher-encoder", "train",
+        "build", "calibrate", "distill", "eval", "prune", "soup", "sweep", "teacher-encoder", "train",
     ]
 
 

@@ -71,3 +71,25 @@ def test_the_models_are_found_in_the_checkout_then_where_a_wheel_installs_them(m
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
     (tmp_path / "venv" / "share" / "wirestream" / "models").mkdir(parents=True)
     assert config.models_dir() == tmp_path / "venv" / "share" / "wirestream" / "models"
+
+
+def test_the_accurate_tier_swaps_in_its_stance_model_unless_one_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("WIRESTREAM_ACCURATE_MODELS_DIR", str(tmp_path))
+    assert Settings().stance_model.endswith("models/wirestream-stance")
+    monkeypatch.setenv("WIRESTREAM_MODEL_TIER", "accurate")
+    tiered = Settings()
+    assert tiered.stance_model == str(tmp_path / "wirestream-stance-accurate")
+    assert tiered.ner_model.endswith("models/wirestream-ner")  # the tier has no NER model of its own
+    monkeypatch.setenv("WIRESTREAM_STANCE_MODEL", "my-org/stance")
+    assert Settings().stance_model == "my-org/stance"
+    with pytest.raises(ValidationError):
+        Settings(model_tier="huge")
+
+
+def test_a_tier_that_is_not_built_says_which_command_builds_it(monkeypatch, tmp_path, capsys):
+    from wirestream.cli import _explained
+    from wirestream.nlp import EXIT_CONFIG, ModelUnavailable
+
+    monkeypatch.setenv("WIRESTREAM_MODEL_TIER", "accurate")
+    assert _explained("run", ModelUnavailable(f"no model at {tmp_path}: no such directory")) == EXIT_CONFIG
+    assert "`wirestream-training build accurate` builds it" in capsys.readouterr().err

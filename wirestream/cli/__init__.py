@@ -65,8 +65,13 @@ def _explained(command: str, error: Exception) -> int | None:
         print(f"wirestream {command}: {cause.args[0]}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if isinstance(cause, ModelUnavailable):
+        from wirestream.config import Settings
+
+        tier = Settings().model_tier
+        hint = f"; WIRESTREAM_MODEL_TIER={tier}: `wirestream-training build {tier}` builds it" if tier != "default" \
+            else ""
         print(f"wirestream {command}: {cause} (see WIRESTREAM_NER_MODEL, WIRESTREAM_SENTIMENT_MODEL, "
-              "WIRESTREAM_STANCE_MODEL)", file=sys.stderr)
+              f"WIRESTREAM_STANCE_MODEL{hint})", file=sys.stderr)
         return EXIT_CONFIG
     if isinstance(error, StageSetupFailed):
         log.debug("the setup's traceback", exc_info=cause)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from wirestream.nlp import ModelUnavailable
+from wirestream.nlp.acronyms import with_expansions
 from wirestream.nlp.casing import CASING_CLASSES, casing_array
 from wirestream.nlp.decoding import EntitySpan, SpanDecoder
 from wirestream.nlp.precision import offered_precision, with_precision
@@ -325,7 +326,8 @@ class TokenClassifier:
             if prepared.remaining[window.text] == 0:
                 text = prepared.texts[window.text]
                 found = self.decoder.spans(text, prepared.offsets[window.text], prepared.probs[window.text])
-                results[prepared.chunk[window.text]] = consistent(text, found) if self.consistent else found
+                results[prepared.chunk[window.text]] = (
+                    with_expansions(text, consistent(text, found)) if self.consistent else found)
 
 
 CHARS_PER_TOKEN = 4  # English news: about 4.5 characters per word piece

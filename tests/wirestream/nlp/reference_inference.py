@@ -3,7 +3,7 @@
 Kept as the reference the vectorised layer (:mod:`wirestream.nlp.decoding`) must agree with:
 same spans and labels, scores within 1e-4. It reads the classifier's model and tokenizer and
 nothing else of the new code but what did not change: windows and batches, the casing classes of a
-run, the word pattern and :func:`wirestream.nlp.inference.consistent`.
+run, the word pattern, :func:`wirestream.nlp.inference.consistent` and the acronym rule.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
+from wirestream.nlp.acronyms import with_expansions
 from wirestream.nlp.casing import _classify
 from wirestream.nlp.decoding import WORD, EntitySpan
 from wirestream.nlp.inference import TokenClassifier, consistent
@@ -66,7 +67,7 @@ def reference_spans(ner: TokenClassifier, texts: Sequence[str]) -> list[list[Ent
     spans = [_spans(ner, text, offs, [p for _, p in chosen]) for text, offs, chosen in zip(
         texts, offsets, best, strict=True)]
     if ner.consistent:
-        spans = [consistent(text, found) for text, found in zip(texts, spans, strict=True)]
+        spans = [with_expansions(text, consistent(text, found)) for text, found in zip(texts, spans, strict=True)]
     return spans
 
 
