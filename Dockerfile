@@ -17,13 +17,12 @@ COPY schemas ./schemas
 COPY services ./services
 COPY seeds ./seeds
 COPY models ./models
-RUN pip install .
+# The models go into the installed package's data files (wirestream.config.models_dir finds them there):
+# keeping the copied folder too would carry them twice.
+RUN pip install . && rm -rf models
 
 RUN useradd --create-home wirestream && mkdir -p /data && chown wirestream /data
 USER wirestream
-ENV WIRESTREAM_DATABASE_PATH=/data/wirestream.db \
-    WIRESTREAM_NER_MODEL=/app/models/wirestream-ner \
-    WIRESTREAM_SENTIMENT_MODEL=/app/models/wirestream-sentiment \
-    WIRESTREAM_STANCE_MODEL=/app/models/wirestream-stance
+ENV WIRESTREAM_DATABASE_PATH=/data/wirestream.db
 ENTRYPOINT []
 CMD ["wirestream", "--help"]
