@@ -50,13 +50,7 @@ def evaluate_current_news(classifier, path: Path = CURRENT_NEWS) -> Scores:
     scores = Scores()
     articles = read_current_news(path)
     for (_, gold), spans in zip(articles, stage_mentions(classifier, articles), strict=True):
-        found = {(span.start, span.end, span.label) for span in spans}
-        for _, _, kind in gold:
-            scores.gold[kind] += 1
-        for _, _, kind in found:
-            scores.predicted[kind] += 1
-        for _, _, kind in gold & found:
-            scores.true_positives[kind] += 1
+        scores.count(gold, {(span.start, span.end, span.label) for span in spans})
     return scores
 
 

@@ -28,6 +28,15 @@ class Scores:
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return precision, recall, f1
 
+    def count(self, gold: set[tuple], found: set[tuple]) -> None:
+        """Add one text's gold and found entities, each a tuple whose last item is its type."""
+        for *_, kind in gold:
+            self.gold[kind] += 1
+        for *_, kind in found:
+            self.predicted[kind] += 1
+        for *_, kind in gold & found:
+            self.true_positives[kind] += 1
+
     def micro(self) -> tuple[float, float, float]:
         return self._prf(sum(self.true_positives.values()), sum(self.predicted.values()), sum(self.gold.values()))
 
@@ -76,14 +85,7 @@ def evaluate_documents(documents: list[Document], classifier: TokenClassifier, b
         results = classifier([text for text, _ in texts])
         for doc, (_, sentence_spans), spans in zip(chunk, texts, results, strict=True):
             for gold_sentence, predicted in zip(doc.sentences, tags_from_spans(sentence_spans, spans), strict=True):
-                gold = entities([tag for _, tag in gold_sentence])
-                found = entities(predicted)
-                for _, _, kind in gold:
-                    scores.gold[kind] += 1
-                for _, _, kind in found:
-                    scores.predicted[kind] += 1
-                for _, _, kind in gold & found:
-                    scores.true_positives[kind] += 1
+                scores.count(entities([tag for _, tag in gold_sentence]), entities(predicted))
     return scores
 
 
