@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from wirestream.nlp.decoding import runs_at
+from wirestream.nlp.decoding import TextRuns, runs_at
 
 LOWER, TITLE, UPPER, OTHER = 0, 1, 2, 3
 CASING_CLASSES = 4
@@ -62,10 +62,9 @@ def casing_ids(text: str, offsets: Sequence[tuple[int, int]] | np.ndarray) -> li
     return casing_array(text, np.asarray(offsets, dtype=np.int64).reshape(-1, 2)).tolist()
 
 
-def casing_array(text: str, offsets: np.ndarray) -> np.ndarray:
-    """:func:`casing_ids` as an array, from an (n x 2) offsets array: one regex pass, no per-character work."""
-    matches = list(_RUN.finditer(text))
-    classes = np.array([_classify(m.group()) for m in matches] + [LOWER], dtype=np.int64)  # [-1]: outside any run
-    bounds = np.array([m.span() for m in matches], dtype=np.int64).reshape(-1, 2)
-    run = runs_at(bounds, offsets[:, 0])
+def casing_array(text: str, offsets: np.ndarray, runs: TextRuns | None = None) -> np.ndarray:
+    """:func:`casing_ids` as an array, from an (n x 2) offsets array and the text's runs: no per-character work."""
+    runs = runs or TextRuns.of(text)
+    classes = np.array([*map(_classify, runs.strings), LOWER], dtype=np.int64)  # [-1]: outside any run
+    run = runs_at(runs.bounds, offsets[:, 0])
     return np.where(offsets[:, 1] > offsets[:, 0], classes[run], LOWER)

@@ -52,6 +52,7 @@ def clean_name(text: str) -> str:
     return _POSSESSIVE.sub("", " ".join(text.split())) if len(text) > 3 else " ".join(text.split())
 
 
+@lru_cache(maxsize=16384)  # news repeats its names: most keys of an article were made before
 def entity_key(label: str, name: str) -> str:
     """Cross-article key: ``per:gideon-sa'ar``, ``org:hamas``.
 
@@ -63,6 +64,7 @@ def entity_key(label: str, name: str) -> str:
     return f"{label.lower()}:" + "-".join(re.findall(r"[a-z0-9']+", folded))
 
 
+@lru_cache(maxsize=16384)
 def _initials(name: str) -> str:
     return "".join(part[0] for part in re.split(r"[\s\-]+", name) if part).lower()
 
@@ -72,6 +74,13 @@ def _words(name: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _WORD.findall(name))
 
 
+@lru_cache(maxsize=16384)
+def _is_abbreviation(name: str) -> bool:
+    """All capitals ("IANS"), or capitals inside one word ("JeM", "PoK")."""
+    return (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name)
+
+
+@lru_cache(maxsize=65536)
 def _is_part_of(short: str, full: str) -> bool:
     """A word-aligned part of the fuller name ("Sa'ar" in "Gideon Sa'ar"; "Netanyahu" in "Benjamin Netanyahu")."""
     short_words, full_words = _words(short), _words(full)
@@ -94,10 +103,12 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
 
     names = [clean_name(m.text) for m in mentions]
     lowers = [name.lower() for name in names]
-    label_votes: dict[str, Counter[str]] = {}
+    label_votes: dict[str, dict[str, int]] = {}
     for mention, lower in zip(mentions, lowers, strict=True):
-        label_votes.setdefault(lower, Counter())[mention.label] += 1
-    labels = [label_votes[lower].most_common(1)[0][0] for lower in lowers]
+        votes = label_votes.setdefault(lower, {})
+        votes[mention.label] = votes.get(mention.label, 0) + 1
+    majority = {lower: max(votes, key=votes.__getitem__) for lower, votes in label_votes.items()}  # ties: first
+    labels = [majority[lower] for lower in lowers]
 
     groups: list[dict] = []  # name, lower-case name, label, members
     known: dict[tuple[str, str], dict] = {}  # (label, lower-case form) -> the group it joined
@@ -105,7 +116,7 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         mention, name, lower, label = mentions[index], names[index], lowers[index], labels[index]
         # a form once attached (e.g. "PoK" bracketed after "Kashmir") stays attached later in the text
         target = known.get((label, lower))
-        abbreviation = (len(name) >= 2 and name.isupper()) or (any(c.isupper() for c in name[1:]) and " " not in name)
+        abbreviation = _is_abbreviation(name)
         text = text_of(mention)
         # "Name (ABBR)" is the text saying they are one thing, even where NER typed them
         # differently ("Jaish-e-Mohammed" PER, "JeM" ORG); only a mention in brackets can be one
@@ -131,7 +142,7 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
     entities = []
     for group in sorted(groups, key=lambda g: min(g["members"])):
         members = sorted(group["members"])
-        votes = Counter(labels[i] for i in members)
+        votes = Counter([labels[i] for i in members])
         label = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
         forms = dict.fromkeys(names[i] for i in members)
         aliases = [form for form in forms if form.lower() != group["name"].lower()]

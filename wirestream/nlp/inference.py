@@ -11,6 +11,7 @@ The model is loaded once per :class:`TokenClassifier`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import deque
@@ -25,7 +26,7 @@ import torch
 from wirestream.nlp import ModelUnavailable
 from wirestream.nlp.acronyms import with_expansions
 from wirestream.nlp.casing import CASING_CLASSES, casing_array
-from wirestream.nlp.decoding import EntitySpan, SpanDecoder
+from wirestream.nlp.decoding import EntitySpan, SpanDecoder, TextRuns
 from wirestream.nlp.precision import offered_precision, with_precision
 from wirestream.nlp.transfer import HostCopy, to_device
 
@@ -274,8 +275,9 @@ class TokenClassifier:
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is not None and backend.truncation is None and backend.padding is None:
             encodings = backend.encode_batch(texts, add_special_tokens=False)
-            return ([np.asarray(e.ids, dtype=np.int64) for e in encodings],
-                    [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings])
+            return ([np.array(e.ids, dtype=np.int64) for e in encodings],
+                    [np.fromiter(itertools.chain.from_iterable(e.offsets), dtype=np.int64, count=2 * len(e.ids))
+                     .reshape(-1, 2) for e in encodings])
         encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
         return ([np.asarray(token_ids, dtype=np.int64) for token_ids in encoded["input_ids"]],
                 [np.asarray(offs, dtype=np.int64).reshape(-1, 2) for offs in encoded["offset_mapping"]])
@@ -283,14 +285,15 @@ class TokenClassifier:
     def _prepare(self, texts: Sequence[str], chunk: range) -> _Prepared:
         own = [texts[i] for i in chunk]
         ids, offsets = self._tokenize(own)
-        types = [casing_array(text, offs) if self.uses_casing else np.zeros(len(offs), dtype=np.int64)
-                 for text, offs in zip(own, offsets, strict=True)]
+        runs = [TextRuns.of(text) for text in own]  # one pass per text, for the casing ids and the decoding
+        types = [casing_array(text, offs, run) if self.uses_casing else np.zeros(len(offs), dtype=np.int64)
+                 for text, offs, run in zip(own, offsets, runs, strict=True)]
         windows = [w for index, token_ids in enumerate(ids) for w in self._windows(index, len(token_ids))]
         remaining = [0] * len(own)
         for window in windows:
             remaining[window.text] += 1
         return _Prepared(
-            chunk=chunk, texts=own, ids=ids, offsets=offsets, types=types, owned=_owned(windows, ids),
+            chunk=chunk, texts=own, ids=ids, offsets=offsets, runs=runs, types=types, owned=_owned(windows, ids),
             probs=[np.empty((len(t), len(self.id2label)), dtype=np.float32) for t in ids],
             remaining=remaining, batches=self._batches(windows),
         )
@@ -316,18 +319,24 @@ class TokenClassifier:
         return _Launched(prepared, batch, HostCopy.of(torch.softmax(logits.float(), dim=-1)))
 
     def _finish(self, launched: _Launched, results: list[list[EntitySpan]]) -> None:
-        """Take one call's probabilities in; decode every text whose last window this was."""
+        """Take one call's probabilities in; decode every text whose last window this was, together."""
         probabilities = launched.probs.numpy()
         prepared = launched.prepared
+        done = []
         for row, window in enumerate(launched.batch):
             positions = prepared.owned[window]
             prepared.probs[window.text][window.start + positions] = probabilities[row, positions + 1]
             prepared.remaining[window.text] -= 1
             if prepared.remaining[window.text] == 0:
-                text = prepared.texts[window.text]
-                found = self.decoder.spans(text, prepared.offsets[window.text], prepared.probs[window.text])
-                results[prepared.chunk[window.text]] = (
-                    with_expansions(text, consistent(text, found)) if self.consistent else found)
+                done.append(window.text)
+        decoded = self.decoder.spans_of_texts(
+            [prepared.texts[i] for i in done], [prepared.offsets[i] for i in done],
+            [prepared.probs[i] for i in done], [prepared.runs[i] for i in done])
+        for index, found in zip(done, decoded, strict=True):
+            text = prepared.texts[index]
+            if self.consistent:
+                found = with_expansions(text, consistent(text, found))
+            results[prepared.chunk[index]] = found
 
 
 CHARS_PER_TOKEN = 4  # English news: about 4.5 characters per word piece
@@ -368,6 +377,7 @@ class _Prepared:
     texts: list[str]
     ids: list[np.ndarray]
     offsets: list[np.ndarray]
+    runs: list[TextRuns]
     types: list[np.ndarray]
     owned: dict[_Window, np.ndarray]
     probs: list[np.ndarray]  # per text: sub-tokens x labels, filled in as windows come back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from tests.wirestream.nlp import reference_inference as reference
 from tests.wirestream.nlp.conftest import NER_MODEL
 from training.conll import read_conll
 from wirestream.nlp.casing import casing_ids
-from wirestream.nlp.decoding import EntitySpan
+from wirestream.nlp.decoding import WORD, EntitySpan, TextRuns, match_bounds
 from wirestream.nlp.inference import TokenClassifier
 from wirestream.wirefile import read_path
 
@@ -61,3 +62,15 @@ def test_casing_ids_are_the_reference_casing_ids_on_any_text(ner):
         offsets += [(0, 0), (len(text), len(text))]
         assert casing_ids(text, np.array(offsets, dtype=np.int64).reshape(-1, 2)) == reference.casing_ids(
             text, offsets), text
+
+
+def test_one_pass_over_the_runs_finds_exactly_the_word_regex_words():
+    rng = random.Random(11)
+    alphabet = "aSs9 -'’_.\néÉß東ǅ"
+    texts = seed_texts() + ["", "Sa'ar's", "it's_", "Jaish-e-Mohammed's-", "a's b'S c'sd", "-'x'-"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    for text in texts:
+        runs = TextRuns.of(text)
+        assert runs.words.tolist() == match_bounds(WORD, text).tolist(), text
+        assert runs.bounds.tolist() == match_bounds(re.compile(r"[^\W_]+"), text).tolist(), text
+        assert runs.strings == [text[start:end] for start, end in runs.bounds.tolist()]
