@@ -141,13 +141,12 @@ class TextClassifier:
         return self._predictions(self._in_batches(encoded, (len(self.labels),), self._probabilities))
 
     def _predictions(self, probabilities: torch.Tensor) -> list[Prediction]:
+        labels = self.labels
+        best = probabilities.argmax(dim=1).tolist() if len(probabilities) else []  # ties: the first label
         predictions = []
-        for row in probabilities.tolist():
-            best = max(range(len(row)), key=row.__getitem__)
-            predictions.append(Prediction(
-                self.labels[best], round(row[best], 4),
-                {label: round(p, 4) for label, p in zip(self.labels, row, strict=True)},
-            ))
+        for row, top in zip(probabilities.tolist(), best, strict=True):
+            rounded = dict(zip(labels, [round(p, 4) for p in row], strict=True))
+            predictions.append(Prediction(labels[top], rounded[labels[top]], rounded))
         return predictions
 
     @torch.inference_mode()
