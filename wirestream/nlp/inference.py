@@ -52,9 +52,8 @@ def consistent(text: str, spans: list[EntitySpan], min_score: float = 0.9, unsur
         votes[span.text][span.label] += span.score
     majority = {name: max(kinds, key=kinds.__getitem__) for name, kinds in votes.items()}
     # Only an unsure mention is outvoted: one name can carry two types in one text (a city and its team).
-    result = [
-        EntitySpan(s.start, s.end, majority[s.text] if s.score < unsure else s.label, s.score, s.text) for s in spans
-    ]
+    result = [s if s.score >= unsure or majority[s.text] == s.label
+              else EntitySpan(s.start, s.end, majority[s.text], s.score, s.text) for s in spans]
     taken = bytearray(len(text) + 1)  # 1 where a span already covers the character
     for span in spans:
         taken[span.start : span.end] = b"\x01" * (span.end - span.start)
