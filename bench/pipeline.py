@@ -101,10 +101,44 @@ def bare(service, records: Sequence[Article], batch_size: int) -> float:
     return time.perf_counter() - started
 
 
-def pipeline_run(settings: Settings, articles: Sequence[Article], rate: float | None) -> dict[str, float]:
-    """Run ner, sentiment and storage processes; produce at ``rate`` articles/s (None: all at once)."""
+STAGES = ("ner", "sentiment", "storage")
+
+
+def stage_threads(spec: str) -> dict[str, int]:
+    """``--threads``: torch threads per stage process in part (b), e.g. ``ner=1,sentiment=2``; 1 by default.
+
+    >>> stage_threads("sentiment=2")
+    {'ner': 1, 'sentiment': 2, 'storage': 1}
+    """
+    threads = dict.fromkeys(STAGES, 1)
+    for item in filter(None, spec.split(",")):
+        stage, _, count = item.partition("=")
+        if stage not in threads:
+            raise ValueError(f"--threads: unknown stage {stage!r} (one of {', '.join(STAGES)})")
+        threads[stage] = int(count)
+    return threads
+
+
+def threads_note(threads: dict[str, int]) -> str:
+    """``threads`` for a results row: empty for the default (one torch thread per stage).
+
+    >>> threads_note(stage_threads("sentiment=2"))
+    ', torch threads ner 1, sentiment 2, storage 1'
+    """
+    if set(threads.values()) == {1}:
+        return ""
+    return ", torch threads " + ", ".join(f"{stage} {count}" for stage, count in threads.items())
+
+
+def pipeline_run(settings: Settings, articles: Sequence[Article], rate: float | None,
+                 threads: dict[str, int] | None = None) -> dict[str, float]:
+    """Run ner, sentiment and storage processes; produce at ``rate`` articles/s (None: all at once).
+
+    ``threads``: torch threads per stage process (1 each by default: the stages share the machine).
+    """
     ensure_topics(settings)
-    workers = [p for stage in ("ner", "sentiment", "storage") for p in run_processes(settings, stage, 1, 1)]
+    threads = threads or stage_threads("")
+    workers = [p for stage in STAGES for p in run_processes(settings, stage, 1, threads[stage])]
     store = open_store(settings)
     try:
         # Let every stage join before producing, so start-up is not counted as latency.
@@ -157,7 +191,9 @@ def main() -> None:
     parser.add_argument("--parts", default="abc", help="which parts to run (e.g. 'a')")
     parser.add_argument("--loads", default="0.25,0.5,0.8", help="part (b)'s paced loads ('': saturation only)")
     parser.add_argument("--name", default="pipeline", help="results file name (bench/results/NAME.md)")
+    parser.add_argument("--threads", default="", help="part (b)'s torch threads per stage, e.g. 'sentiment=2'")
     args = parser.parse_args()
+    threads = stage_threads(args.threads)
     base = Settings()
     articles = bbc_articles(TrainingSettings().data_dir, max(args.articles, args.stage_articles))
     env = describe()
@@ -202,13 +238,13 @@ def main() -> None:
             write(rows, env, len(articles), tokens, notes, part_a=len(stage_articles), repeats=args.repeats,
                   batch_size=args.batch_size, name=args.name)
             return
-        saturated = pipeline_run(fresh(bootstrap, tmp, "b-saturation", **common), articles, None)
+        saturated = pipeline_run(fresh(bootstrap, tmp, "b-saturation", **common), articles, None, threads)
         capacity = saturated["throughput"]
         rows.append(
             {
                 "part": "b",
                 "stage": "pipeline",
-                "setup": "saturation",
+                "setup": "saturation" + threads_note(threads),
                 "processes": 1,
                 "articles_per_s": round(capacity, 3),
                 "tokens_per_s": round(tokens / len(articles) * capacity),
@@ -219,12 +255,12 @@ def main() -> None:
         for load in (float(x) for x in args.loads.split(",") if x):
             rate = capacity * load
             count = max(8, min(len(articles), int(rate * args.seconds)))
-            figures = pipeline_run(fresh(bootstrap, tmp, f"b-{load}", **common), articles[:count], rate)
+            figures = pipeline_run(fresh(bootstrap, tmp, f"b-{load}", **common), articles[:count], rate, threads)
             rows.append(
                 {
                     "part": "b",
                     "stage": "pipeline",
-                    "setup": f"{load:.0%} load ({rate:.2f}/s, {count} articles)",
+                    "setup": f"{load:.0%} load ({rate:.2f}/s, {count} articles)" + threads_note(threads),
                     "processes": 1,
                     "articles_per_s": round(figures["throughput"], 3),
                     "tokens_per_s": "",
