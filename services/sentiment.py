@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas import Article, EnrichedArticle, EntityStance, SentenceTone, Sentiment, Span
-from wirestream.nlp.classify import POLARITIES, Prediction, TextClassifier
+from wirestream.nlp.classify import POLARITIES, Prediction, TextClassifier, WordSharing
 from wirestream.nlp.sentences import sentence_spans
 from wirestream.service import Service
 
@@ -75,13 +75,16 @@ class SentimentService(Service):
         self.stance = TextClassifier.load(s.stance_model, **options)
         for model in (self.tone, self.stance):
             model.warm_up()  # before the stage joins its group and reports ready
+        self.sharing = WordSharing.of(self.tone, self.stance)  # each sentence tokenized once for both models
 
     def process(self, batch: Sequence[Article]) -> Sequence[Article]:
         articles = [EnrichedArticle.of(a) for a in batch]
         sentences = [sentences_of(a) for a in articles]
-        tones = self.tone([s.text for group in sentences for s in group])
+        texts = [s.text for group in sentences for s in group]
+        words = self.sharing.words(texts) if self.sharing is not None else None
+        tones = self.tone(texts, words)
         jobs = [stance_jobs(article, group) for article, group in zip(articles, sentences, strict=True)]
-        stances = self.stance.targets([target for own in jobs for _, _, target in own])
+        stances = self.stance.targets([target for own in jobs for _, _, target in own], words)
         results = []
         tone_cursor = stance_cursor = 0
         for article, group, own_jobs in zip(articles, sentences, jobs, strict=True):

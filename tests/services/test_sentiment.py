@@ -50,3 +50,13 @@ def test_an_article_without_entities_gets_a_tone_and_no_stances(sentiment):
                             body="Oslo, May 2 (NTB) It rained all day. Nobody minded.")
     [out] = run_batch(sentiment, [plain]).outputs
     assert out.tone is not None and len(out.sentences) >= 2 and out.stances == []
+
+
+def test_one_tokenization_for_both_models_changes_no_output(recognised, sentiment):
+    assert sentiment.sharing is not None, "the shipped tone and stance models share their base tokenizer"
+    shared = sentiment.process(recognised)
+    sharing, sentiment.sharing = sentiment.sharing, None
+    try:
+        assert sentiment.process(recognised) == shared
+    finally:
+        sentiment.sharing = sharing

@@ -9,6 +9,7 @@ transfer, and the host builds and launches the next call before it waits for the
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import torch
 
 from wirestream.nlp.inference import WARM_UP_TEXT, load_pretrained, resolve_device
 from wirestream.nlp.precision import offered_precision, with_precision
-from wirestream.nlp.targets import Encoded, Target, TargetEncoder
+from wirestream.nlp.targets import Encoded, Target, TargetEncoder, Words, template_items
 from wirestream.nlp.transfer import HostCopy, to_device
 
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
@@ -107,11 +108,13 @@ class TextClassifier:
         """
         self([WARM_UP_TEXT * (self.max_length // 8 + 1)] * max(1, self.max_tokens // self.max_length))
 
-    def _encode(self, inputs: Sequence[TextInput]) -> list[Encoded]:
+    def _encode(self, inputs: Sequence[TextInput], words: SharedWords | None = None) -> list[Encoded]:
         firsts = [item[0] if isinstance(item, tuple) else item for item in inputs]
         seconds = [item[1] for item in inputs if isinstance(item, tuple)]
         if seconds and len(seconds) != len(inputs):
             raise ValueError("mix of single texts and pairs in one call")
+        if words is not None and not seconds:
+            return words.encode_single(firsts, self._encode)
         if self.backend is not None:  # the Rust tokenizer directly: transformers' conversion cost more than the rest
             encode = getattr(self.backend, "encode_batch_fast", self.backend.encode_batch)  # fast: no offsets
             encodings = encode(list(zip(firsts, seconds, strict=True)) if seconds else firsts)
@@ -124,11 +127,12 @@ class TextClassifier:
     def _encode_targets(self, targets: Sequence[Target]) -> list[Encoded]:
         return self._encode([stance_input(*target) for target in targets])
 
-    def __call__(self, inputs: Sequence[TextInput]) -> list[Prediction]:
-        return self._predictions(self.probabilities(inputs))
+    def __call__(self, inputs: Sequence[TextInput], words: SharedWords | None = None) -> list[Prediction]:
+        """Each input's prediction; ``words``: the texts already tokenized for another classifier."""
+        return self._predictions(self.probabilities(inputs, words))
 
     @torch.inference_mode()
-    def targets(self, targets: Sequence[Target]) -> list[Prediction]:
+    def targets(self, targets: Sequence[Target], words: SharedWords | None = None) -> list[Prediction]:
         """The same as ``self([stance_input(*t) for t in targets])``, tokenizing each distinct sentence once.
 
         A stance model reads one input per (sentence, entity): an article's sentences are tokenized
@@ -136,8 +140,8 @@ class TextClassifier:
         """
         if not targets:
             return []
-        encoded = (self.target_encoder.encode(targets) if self.target_encoder is not None
-                   else self._encode_targets(targets))
+        encoded = (self.target_encoder.encode(targets, words.words if words is not None else None)
+                   if self.target_encoder is not None else self._encode_targets(targets))
         return self._predictions(self._in_batches(encoded, (len(self.labels),), self._probabilities))
 
     def _predictions(self, probabilities: torch.Tensor) -> list[Prediction]:
@@ -150,9 +154,10 @@ class TextClassifier:
         return predictions
 
     @torch.inference_mode()
-    def probabilities(self, inputs: Sequence[TextInput]) -> torch.Tensor:
+    def probabilities(self, inputs: Sequence[TextInput], words: SharedWords | None = None) -> torch.Tensor:
         """Class probabilities, one row per input in input order, computed in length-sorted batches."""
-        return self._in_batches(self._encode(inputs) if inputs else [], (len(self.labels),), self._probabilities)
+        return self._in_batches(self._encode(inputs, words) if inputs else [], (len(self.labels),),
+                                self._probabilities)
 
     @torch.inference_mode()
     def marker_states(self, inputs: Sequence[TextInput], layers: Sequence[int]) -> torch.Tensor:
@@ -218,6 +223,83 @@ class TextClassifier:
         if positions is not None:  # token logits: read the target's marker
             logits = logits[torch.arange(len(batch), device=self.device), positions]
         return torch.softmax(logits.float(), dim=-1)
+
+
+class WordSharing:
+    """Whether a single-text classifier reads a target classifier's sub-token ids unchanged, and how.
+
+    The sentiment stage's tone and stance models read the same sentences; where their tokenizers
+    agree (the same normalizer, pre-tokenizer, vocabulary and post-processor: the same base encoder),
+    each sentence is tokenized once, by the stance model's :class:`~wirestream.nlp.targets.TargetEncoder`,
+    and the tone model builds its inputs from those ids. A text that holds an added token only one
+    of the two has (the stance markers ``<t>``, ``</t>``) is tokenized by each model itself.
+    """
+
+    def __init__(self, single: TextClassifier, targets: TextClassifier) -> None:
+        self.single, self.targets = single, targets
+        spec = json.loads(single.tokenizer.backend_tokenizer.to_str())
+        self.template = template_items(spec["post_processor"], "single")
+        self.room = single.max_length - sum(len(item) for item, _ in self.template if item != "A")
+        own = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
+        other = {t["content"]: t["id"] for t in json.loads(targets.tokenizer.backend_tokenizer.to_str())
+                 .get("added_tokens", [])}
+        self.foreign = tuple(sorted(set(own) ^ set(other)))
+
+    @classmethod
+    def of(cls, single: TextClassifier, targets: TextClassifier) -> WordSharing | None:
+        """The sharing between the two, or None where their tokenizers could split a text differently."""
+        encoder = targets.target_encoder
+        if single.backend is None or encoder is None or not encoder.shares or single.marker is not None:
+            return None
+        if getattr(single.tokenizer, "truncation_side", "right") != "right":
+            return None
+        mine = json.loads(single.tokenizer.backend_tokenizer.to_str())
+        theirs = json.loads(targets.tokenizer.backend_tokenizer.to_str())
+        parts = ("normalizer", "pre_tokenizer", "model", "post_processor")
+        if any(mine.get(part) != theirs.get(part) for part in parts) or mine["post_processor"] is None:
+            return None
+        if mine["post_processor"].get("type") != "TemplateProcessing":
+            return None
+        own = {t["content"]: t for t in mine.get("added_tokens", [])}
+        other = {t["content"]: t for t in theirs.get("added_tokens", [])}
+        if any(own[c] != other[c] for c in set(own) & set(other)):
+            return None
+        return cls(single, targets)
+
+    def words(self, texts: Sequence[str]) -> SharedWords:
+        """The texts tokenized once, for both classifiers."""
+        assert self.targets.target_encoder is not None
+        return SharedWords(self.targets.target_encoder.words(texts), self)
+
+
+@dataclass(frozen=True)
+class SharedWords:
+    """A batch's texts tokenized once (:meth:`WordSharing.words`)."""
+
+    words: dict[str, Words]
+    sharing: WordSharing
+
+    def encode_single(self, texts: Sequence[str], encode: Callable[[list[str]], list[Encoded]]) -> list[Encoded]:
+        """The single classifier's inputs for ``texts``: from the shared ids where it can read them, else
+        ``encode`` (its own tokenizer)."""
+        out: list[Encoded | None] = [None] * len(texts)
+        rest = []
+        template, room, foreign = self.sharing.template, self.sharing.room, self.sharing.foreign
+        for n, text in enumerate(texts):
+            found = self.words.get(text)
+            if found is None or any(token in text for token in foreign):
+                rest.append(n)
+                continue
+            ids: list[int] = []
+            types: list[int] = []
+            for item, type_id in template:
+                piece = found[0][:room] if item == "A" else item
+                ids += piece
+                types += [type_id] * len(piece)
+            out[n] = (np.asarray(ids, dtype=np.int64), np.asarray(types, dtype=np.int64))
+        for n, encoded in zip(rest, encode([texts[n] for n in rest]) if rest else [], strict=True):
+            out[n] = encoded
+        return out  # type: ignore[return-value]
 
 
 def _truncating_backend(tokenizer: Any, max_length: int) -> Any:

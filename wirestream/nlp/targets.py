@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import string
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 Encoded = tuple[np.ndarray, np.ndarray]  # one input's token ids and token type ids
 Target = tuple[str, int, int]  # a sentence and the mention's character span in it
+Words = tuple[list[int], Sequence[int], Sequence[int]]  # a text's sub-token ids, their character starts and ends
 
 _SPLITS = frozenset(" \t\n\r" + string.punctuation)  # characters the BERT pre-tokenizer always splits at
 
@@ -77,21 +78,28 @@ class TargetEncoder:
         """Whether this tokenizer's ids can be shared between the targets of a sentence."""
         return self.template is not None and None not in self.markers
 
-    def encode(self, targets: Sequence[Target]) -> list[Encoded]:
+    def words(self, texts: Sequence[str]) -> dict[str, Words]:
+        """Each distinct text's sub-token ids and character offsets: no special tokens, never truncated."""
+        distinct = list(dict.fromkeys(texts))
+        found = {}
+        for text, encoding in zip(distinct, self.backend.encode_batch(distinct, add_special_tokens=False),
+                                  strict=True):
+            starts, ends = zip(*encoding.offsets, strict=True) if encoding.offsets else ((), ())
+            found[text] = (encoding.ids, starts, ends)
+        return found
+
+    def encode(self, targets: Sequence[Target], words: Mapping[str, Words] | None = None) -> list[Encoded]:
+        """Each target's ids; ``words``: :meth:`words` of some of the sentences, already tokenized."""
         if not self.shares:
             return self._whole(list(targets))
-        texts = list(dict.fromkeys(text for text, _, _ in targets))
-        index = {text: i for i, text in enumerate(texts)}
-        words = []
-        for encoding in self.backend.encode_batch(texts, add_special_tokens=False):
-            starts, ends = zip(*encoding.offsets, strict=True) if encoding.offsets else ((), ())
-            words.append((encoding.ids, starts, ends))
+        words = {**(words or {})}
+        words.update(self.words([text for text, _, _ in targets if text not in words]))
         out: list[Encoded | None] = []
         left: list[int] = []
         for n, (text, start, end) in enumerate(targets):
             encoded = None
             if splits_at(text, start) and splits_at(text, end):
-                encoded = self._shared(*words[index[text]], start, end)
+                encoded = self._shared(*words[text], start, end)
             if encoded is None:
                 left.append(n)
             out.append(encoded)
@@ -140,8 +148,14 @@ def pair_template(tokenizer: Any) -> list[tuple[Any, int]] | None:
     markers = [t for t in spec.get("added_tokens", []) if t["content"] in ("<t>", "</t>")]
     if any(t["lstrip"] or t["rstrip"] or t["normalized"] or t["single_word"] for t in markers):
         return None
+    return template_items(post, "pair")
+
+
+def template_items(post: dict[str, Any], which: str) -> list[tuple[Any, int]]:
+    """A ``TemplateProcessing`` post-processor's ``single`` or ``pair`` template as (``"A"``, ``"B"`` or
+    special ids, type id) items."""
     template = []
-    for item in post["pair"]:
+    for item in post[which]:
         if "Sequence" in item:
             template.append((item["Sequence"]["id"], item["Sequence"]["type_id"]))
         else:

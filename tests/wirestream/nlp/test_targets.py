@@ -9,7 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from wirestream.config import models_dir
-from wirestream.nlp.classify import TextClassifier, stance_input
+from wirestream.nlp.classify import TextClassifier, WordSharing, stance_input
 from wirestream.nlp.targets import TargetEncoder
 
 SENTENCES = [
@@ -76,3 +76,31 @@ def test_a_tokenizer_it_cannot_vouch_for_is_tokenized_whole():
     encoder = TargetEncoder(plain, 16, whole=lambda ts: calls.append(ts) or [(np.zeros(1), np.zeros(1))] * len(ts))
     assert not encoder.shares
     assert len(encoder.encode([("a a", 0, 1)])) == 1 and calls == [[("a a", 0, 1)]]
+
+
+@pytest.mark.parametrize("max_length", [256, 24])
+def test_the_tone_model_reads_the_stance_models_ids_as_its_own(max_length):
+    """One tokenization per sentence for both sentiment-stage models: the tone inputs built from the
+    stance encoder's ids are exactly the ones the tone tokenizer gives (truncation included); a text
+    that holds a stance marker literally is tokenized by the tone model itself."""
+    tone = TextClassifier.load(models_dir() / "wirestream-sentiment", max_length=max_length)
+    stance = TextClassifier.load(models_dir() / "wirestream-stance")
+    sharing = WordSharing.of(tone, stance)
+    assert sharing is not None and sharing.foreign == ("</t>", "<t>")
+    long = " ".join([s for s in SENTENCES if "<t>" not in s] * 8)  # over 256 sub-tokens
+    texts = [*SENTENCES, long, "", "A </t> closing marker alone.", SENTENCES[0]]
+    words = sharing.words(texts)
+    own, calls = tone._encode, []
+    shared = words.encode_single(texts, lambda rest: calls.append(rest) or own(rest))
+    assert calls == [[SENTENCES[3], "A </t> closing marker alone."]]
+    for text, (ids, types), (want_ids, want_types) in zip(texts, shared, own(texts), strict=True):
+        assert ids.tolist() == want_ids.tolist() and types.tolist() == want_types.tolist(), text
+    assert tone(texts, words) == tone(texts)
+
+
+def test_classifiers_whose_tokenizers_differ_share_nothing():
+    stance = TextClassifier.load(models_dir() / "wirestream-stance")
+    ner_vocab = TextClassifier.load(models_dir() / "wirestream-stance")
+    ner_vocab.tokenizer.backend_tokenizer.normalizer = __import__("tokenizers").normalizers.Lowercase()
+    assert WordSharing.of(ner_vocab, stance) is None  # another normalizer
+    assert WordSharing.of(stance, stance) is None  # a target model reads pairs, not single texts
