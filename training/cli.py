@@ -57,6 +57,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.task == "ner":
         from training.train_ner import NerTrainingConfig, train_ner
 
+        tuning["places"] = args.places
+
         result = train_ner(NerTrainingConfig(**common, **tuning), progress=print)
     else:
         from training.train_classifier import ClassifierTrainingConfig, train_classifier
@@ -185,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stance, one --teacher: also match its states at the target marker (off)")
     train.add_argument("--pair-weight", type=float,
                        help="stance, with --teacher: also match how it tells apart two targets of one sentence (off)")
+    train.add_argument("--places", action="store_true",
+                       help="ner: known place names (GeoNames, wirestream.nlp.gazetteer) as a feature")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--order-seed", type=int,
                        help="seeds batch order and dropout only; the new weights follow --seed (for soups)")

@@ -13,10 +13,12 @@ character spans directly. The checkpoint is selected on the validation split onl
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,18 +47,19 @@ class NerTrainingConfig(TrainingConfig):
     batch_size: int = 8
     max_length: int = 256
     max_documents: int | None = None  # train on the first N documents (smoke tests)
+    places: bool = False  # known place names as a feature (wirestream.nlp.gazetteer): type vocabulary 8
 
 
 Example = tuple[list[int], list[int], list[int]]  # input ids, type ids, labels (with [CLS]/[SEP])
 
 
-def encode_document(document: Document, tokenizer: Any, max_length: int) -> list[Example]:
+def encode_document(document: Document, tokenizer: Any, max_length: int, places: bool = False) -> list[Example]:
     """A document as training windows of whole sentences, every sub-token labelled."""
     label_id = {label: i for i, label in enumerate(LABELS)}
     text, sentence_spans = document.text()
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     offsets: list[tuple[int, int]] = encoded["offset_mapping"]
-    types = casing_ids(text, offsets)
+    types = casing_ids(text, offsets, places=places)
     token_at: dict[int, tuple[int, str]] = {}
     for sentence, spans in zip(document.sentences, sentence_spans, strict=True):
         for (_, tag), (start, end) in zip(sentence, spans, strict=True):
@@ -105,8 +108,12 @@ def _collate(batch: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def build_model(base: str) -> tuple[Any, Any]:
-    """The base encoder with a token-classification head and a 4-way type vocabulary for casing."""
+def build_model(base: str, places: bool = False) -> tuple[Any, Any]:
+    """The base encoder with a token-classification head and a type vocabulary for casing (4) and places (8).
+
+    ``base`` may be a wirestream NER model (continued training): its casing rows are kept, and a
+    place flag's rows start as copies of them, so the model starts out reading text as before.
+    """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
@@ -116,15 +123,17 @@ def build_model(base: str) -> tuple[Any, Any]:
         num_labels=len(LABELS),
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
+        dtype=torch.float32,  # train in float32 whatever the base was saved in (the shipped model: float16)
     )
     embeddings = model.base_model.embeddings
-    old = embeddings.token_type_embeddings
-    widened = torch.nn.Embedding(CASING_CLASSES, old.embedding_dim)
-    with torch.no_grad():
-        widened.weight.copy_(old.weight[0].expand(CASING_CLASSES, -1))
-    embeddings.token_type_embeddings = widened
-    model.config.type_vocab_size = CASING_CLASSES
+    old = embeddings.token_type_embeddings.weight.detach()
+    casing = old[:CASING_CLASSES] if getattr(model.config, "wirestream_casing", False) else (
+        old[0].expand(CASING_CLASSES, -1))
+    rows = torch.cat([casing, casing]) if places else casing
+    embeddings.token_type_embeddings = torch.nn.Embedding.from_pretrained(rows.clone(), freeze=False)
+    model.config.type_vocab_size = len(rows)
     model.config.wirestream_casing = True
+    model.config.wirestream_places = places
     return model, tokenizer
 
 
@@ -136,12 +145,13 @@ def _valid_details(docs: list[Document], classifier: TokenClassifier) -> tuple[f
 
 def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.info) -> TrainingResult:
     device = prepare(config)
-    model, tokenizer = build_model(config.base_model or default_base_model())
+    model, tokenizer = build_model(config.base_model or default_base_model(), places=config.places)
     model.to(device)
+    model_max_length = tokenizer.model_max_length
 
     train_docs = read_conll(config.data_dir / "train.txt")[: config.max_documents]
     valid_docs = read_conll(config.data_dir / "valid.txt") if config.evaluate else []
-    examples = [e for doc in train_docs for e in encode_document(doc, tokenizer, config.max_length)]
+    examples = [e for doc in train_docs for e in encode_document(doc, tokenizer, config.max_length, config.places)]
     steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
     total = config.max_steps or steps_per_epoch * config.epochs
     progress(
@@ -166,6 +176,21 @@ def train_ner(config: NerTrainingConfig, progress: Callable[[str], None] = log.i
         if trainer.done:
             break
     result = trainer.finish()
+    tokenizer.model_max_length = model_max_length  # the evaluations' TokenClassifier lifts it; save the base's
     if config.output_dir is not None:
         save_model(model, tokenizer, config.output_dir, asdict(config), result, "CoNLL-2003 (../shared/data/conll2003)")
+        if config.base_model:
+            record_continuation(config.output_dir, Path(config.base_model))
     return result
+
+
+def record_continuation(output_dir: Path, base: Path) -> None:
+    """A model trained on from a wirestream NER model keeps that model's training record (its card shows both)."""
+    earlier = base / "training.json"
+    if not earlier.exists():
+        return
+    path = Path(output_dir) / "training.json"
+    record = json.loads(path.read_text())
+    record["config"]["base_model"] = "the first stage's checkpoint (`continued_from`)"
+    record["continued_from"] = json.loads(earlier.read_text())
+    path.write_text(json.dumps(record, indent=2) + "\n")

@@ -55,3 +55,16 @@ def test_a_card_shows_each_precisions_figures_once_and_which_are_offered(tmp_pat
     assert text.count("## Precisions") == 1
     assert "| int8 | 0.7900 | 6.0 | no |" in text and "| float32 | 0.8000 | 10.0 | yes |" in text
     assert text.index("## Precisions") < text.index("## Data and terms")
+
+
+def test_a_ner_model_trained_on_from_another_shows_both_stages_first_stage_first():
+    from training.card import ner_training_section
+
+    first = json.loads((models_dir() / "wirestream-ner" / "training.json").read_text())
+    second = json.loads(json.dumps(first))
+    second["config"].update(epochs=2, learning_rate=3e-5, base_model="the first stage's checkpoint")
+    second["result"]["epochs"] = second["result"]["epochs"][:2]
+    assert "Second stage" not in ner_training_section(first)
+    text = ner_training_section(second | {"continued_from": first})
+    assert text.index("**First stage**") < text.index("| 7 | ") < text.index("**Second stage**")
+    assert text.index("**Second stage**") < text.index("| learning rate | 3e-05")

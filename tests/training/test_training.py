@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from training.train_ner import NerTrainingConfig, train_ner
 
 
@@ -91,3 +93,21 @@ def test_layer_decay_gives_each_layer_a_fraction_of_the_rate_above_it():
     decay = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
     assert decay[id(named["bert.encoder.layer.0.output.LayerNorm.weight"])] == 0.0
     assert len(rate) == len(named), "every parameter in exactly one group"
+
+
+def test_a_place_aware_model_built_from_the_shipped_one_starts_out_reading_text_as_it_does():
+    """``--places`` on a wirestream NER model: the casing rows are kept and copied for the place flag."""
+    from tests.wirestream.nlp.conftest import NER_MODEL
+    from training.train_ner import build_model
+    from wirestream.nlp.inference import TokenClassifier
+
+    model, tokenizer = build_model(str(NER_MODEL), places=True)
+    assert model.config.type_vocab_size == 8 and model.config.wirestream_places
+    rows = model.base_model.embeddings.token_type_embeddings.weight
+    assert rows.dtype == torch.float32 and torch.equal(rows[:4], rows[4:])
+    text = "Militants attacked a convoy in Pulwama, police in Srinagar said; Kigali and Nairobi condemned it."
+    places = TokenClassifier(model.eval(), tokenizer)
+    assert places.uses_places
+    shipped = TokenClassifier.load(NER_MODEL)
+    assert [(s.start, s.end, s.label) for s in places([text])[0]] == [
+        (s.start, s.end, s.label) for s in shipped([text])[0]]

@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from wirestream.nlp.decoding import TextRuns, runs_at
+from wirestream.nlp.gazetteer import PLACE, place_flags
 
 LOWER, TITLE, UPPER, OTHER = 0, 1, 2, 3
 CASING_CLASSES = 4
@@ -53,18 +54,21 @@ def casing_class(text: str, position: int) -> int:
     return casing_map(text)[position]
 
 
-def casing_ids(text: str, offsets: Sequence[tuple[int, int]] | np.ndarray) -> list[int]:
-    """One casing class per sub-token, from the run its first character is in.
+def casing_ids(text: str, offsets: Sequence[tuple[int, int]] | np.ndarray, places: bool = False) -> list[int]:
+    """One casing class per sub-token, from the run its first character is in (plus
+    :data:`~wirestream.nlp.gazetteer.PLACE` inside a known place name, with ``places``).
 
     >>> casing_ids("NEW DELHI said iPhone", [(0, 3), (4, 9), (10, 14), (15, 16), (16, 21), (21, 21)])
     [2, 2, 0, 3, 3, 0]
     """
-    return casing_array(text, np.asarray(offsets, dtype=np.int64).reshape(-1, 2)).tolist()
+    return casing_array(text, np.asarray(offsets, dtype=np.int64).reshape(-1, 2), places=places).tolist()
 
 
-def casing_array(text: str, offsets: np.ndarray, runs: TextRuns | None = None) -> np.ndarray:
+def casing_array(text: str, offsets: np.ndarray, runs: TextRuns | None = None, places: bool = False) -> np.ndarray:
     """:func:`casing_ids` as an array, from an (n x 2) offsets array and the text's runs: no per-character work."""
     runs = runs or TextRuns.of(text)
     classes = np.array([*map(_classify, runs.strings), LOWER], dtype=np.int64)  # [-1]: outside any run
+    if places:
+        classes[:-1] += PLACE * place_flags(text, runs)
     run = runs_at(runs.bounds, offsets[:, 0])
     return np.where(offsets[:, 1] > offsets[:, 0], classes[run], LOWER)

@@ -27,6 +27,7 @@ from wirestream.nlp import ModelUnavailable
 from wirestream.nlp.acronyms import with_expansions
 from wirestream.nlp.casing import CASING_CLASSES, casing_array
 from wirestream.nlp.decoding import EntitySpan, SpanDecoder, TextRuns
+from wirestream.nlp.gazetteer import PLACE
 from wirestream.nlp.precision import offered_precision, with_precision
 from wirestream.nlp.transfer import HostCopy, to_device
 
@@ -194,6 +195,9 @@ class TokenClassifier:
         self.uses_casing = bool(getattr(model.config, "wirestream_casing", False))
         if self.uses_casing and model.config.type_vocab_size < CASING_CLASSES:
             raise ValueError("model says it uses casing ids but its type vocabulary is too small")
+        self.uses_places = bool(getattr(model.config, "wirestream_places", False))
+        if self.uses_places and model.config.type_vocab_size < PLACE + CASING_CLASSES:
+            raise ValueError("model says it uses place flags but its type vocabulary is too small")
         self.chunk_chars = CHARS_PER_TOKEN * CHUNK_CALLS * self.max_tokens
 
     @classmethod
@@ -285,8 +289,8 @@ class TokenClassifier:
         own = [texts[i] for i in chunk]
         ids, offsets = self._tokenize(own)
         runs = [TextRuns.of(text) for text in own]  # one pass per text, for the casing ids and the decoding
-        types = [casing_array(text, offs, run) if self.uses_casing else np.zeros(len(offs), dtype=np.int64)
-                 for text, offs, run in zip(own, offsets, runs, strict=True)]
+        types = [casing_array(text, offs, run, self.uses_places) if self.uses_casing
+                 else np.zeros(len(offs), dtype=np.int64) for text, offs, run in zip(own, offsets, runs, strict=True)]
         windows = [w for index, token_ids in enumerate(ids) for w in self._windows(index, len(token_ids))]
         remaining = [0] * len(own)
         for window in windows:
