@@ -111,6 +111,7 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
     labels = [majority[lower] for lower in lowers]
 
     groups: list[dict] = []  # name, lower-case name, label, members
+    same_label: dict[str, list[dict]] = {}  # label -> its groups, in the order made (a name joins its own type's)
     known: dict[tuple[str, str], dict] = {}  # (label, lower-case form) -> the group it joined
     for index in sorted(range(len(mentions)), key=lambda i: (-len(names[i]), i)):
         mention, name, lower, label = mentions[index], names[index], lowers[index], labels[index]
@@ -122,7 +123,8 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         # differently ("Jaish-e-Mohammed" PER, "JeM" ORG); only a mention in brackets can be one
         bracketable = abbreviation and text[mention.end : mention.end + 1] == ")" and text[
             : mention.start].rstrip().endswith("(")
-        for group in [] if target is not None else groups:
+        candidates = [] if target is not None else groups if bracketable else same_label.get(label, [])
+        for group in candidates:
             full = group["name"]
             if group["label"] == label and (lower == group["lower"] or _is_part_of(name, full)
                                             or (abbreviation and _initials(full) == lower)):
@@ -136,6 +138,7 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         if target is None:
             target = {"name": name, "lower": lower, "label": label, "members": [index]}
             groups.append(target)
+            same_label.setdefault(label, []).append(target)
         else:
             target["members"].append(index)
         known.setdefault((label, lower), target)
