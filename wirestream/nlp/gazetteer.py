@@ -22,7 +22,6 @@ each also without its diacritics ("Sao Paulo"), matched case-sensitively, longes
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import lru_cache
 
@@ -31,7 +30,6 @@ import numpy as np
 from wirestream.nlp.decoding import TextRuns
 
 PLACE = 4  # added to a sub-token's casing class where it is part of a known place name
-_RUN = re.compile(r"[^\W_]+")
 _MAX_RUNS = 6
 
 
@@ -59,7 +57,7 @@ def place_index() -> dict[str, list[tuple[int, str]]]:
     """First run of every place name -> (runs in the name, the name), longest first."""
     index: dict[str, list[tuple[int, str]]] = {}
     for name in _names():
-        runs = _RUN.findall(name)
+        runs = TextRuns.of(name).strings  # the runs the casing ids and the matching see
         if not runs or not runs[0][0].isupper() or len(runs) > _MAX_RUNS or len(name) < 3:
             continue
         index.setdefault(runs[0], []).append((len(runs), name))
