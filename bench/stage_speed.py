@@ -39,6 +39,7 @@ from services.sentiment import SentimentService
 from training.settings import TrainingSettings
 from wirestream.allocator import preload
 from wirestream.config import Settings
+from wirestream.service import close_quietly, set_up
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -170,7 +171,7 @@ def main() -> None:
         for stage, (service, models) in services(settings).items():
             if stage not in args.stages.split(",") and not (stage == "ner" and "sentiment" in args.stages):
                 continue
-            service.setup()
+            set_up(service)  # as the runtime does: setup, then its heap settled (wirestream.service.settle)
             device = torch.device(args.device if args.device != "auto" else "cuda")
             calls = [ModelCalls(layer.model, device) for layer in models(service)]
             ran = "+".join(dict.fromkeys(layer.precision for layer in models(service)))
@@ -184,7 +185,7 @@ def main() -> None:
                 row = {"precision": precision, "ran_in": ran, **figures}
                 rows.append({**row, **describe()})
                 print({k: row[k] for k in row}, flush=True)
-            service.close()
+            close_quietly(service)
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"stage_speed_{args.name}.csv", "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))

@@ -19,6 +19,7 @@ record in this batch is bad", and the runtime finds which one by retrying them s
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import traceback
@@ -117,11 +118,31 @@ def set_up(service: Service, run: Callable[[Callable[[], None]], None] = lambda 
         if isinstance(error, Exception):
             raise StageSetupFailed(service.name, error) from error
         raise
+    settle()
+
+
+def settle() -> None:
+    """Take what exists after setup out of the garbage collector's reach: it lives as long as the process.
+
+    A loaded model is hundreds of thousands of Python objects (torch modules, tokenizer, imported
+    libraries; 390,000 in the NER stage), and every full collection walked them all: about 160 ms,
+    a stall once every 200 to 650 BBC articles in the NER stage (0.24 to 0.9 ms per article).
+    Frozen (:func:`gc.freeze`, after one collection of setup's garbage), later collections see only
+    what batches make.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def close_quietly(service: Service) -> None:
-    """``service.close()``, logging what it raises: closing must not hide why the stage stopped."""
+    """``service.close()``, logging what it raises: closing must not hide why the stage stopped.
+
+    What :func:`settle` froze is handed back to the garbage collector, so a process that goes on
+    (a test session, a script that runs stages one after another) can free the closed stage's cycles.
+    """
     try:
         service.close()
     except Exception:
         log.exception("stage %s: close raised", service.name)
+    finally:
+        gc.unfreeze()
