@@ -28,6 +28,7 @@ from wirestream.nlp.acronyms import with_expansions
 from wirestream.nlp.casing import CASING_CLASSES, casing_array
 from wirestream.nlp.decoding import EntitySpan, SpanDecoder, TextRuns
 from wirestream.nlp.gazetteer import PLACE
+from wirestream.nlp.plaintext import PlainEncoder
 from wirestream.nlp.precision import offered_precision, with_precision
 from wirestream.nlp.transfer import HostCopy, to_device
 
@@ -183,6 +184,9 @@ class TokenClassifier:
         self.precision = precision
         self.model = with_precision(model, precision, self.device)
         self.tokenizer = tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        self.encoder = (PlainEncoder(backend) if backend is not None and backend.truncation is None
+                        and backend.padding is None else None)
         self.window = min(window, int(getattr(model.config, "max_position_embeddings", window)))
         self.overlap = overlap
         self.max_tokens = max(max_tokens, self.window)
@@ -273,11 +277,11 @@ class TokenClassifier:
         """Sub-token ids and character offsets, without special tokens, truncation or padding.
 
         A fast tokenizer's Rust backend is called directly: transformers' conversion of its output
-        into Python lists (masks, type ids, offsets) took more time than the rest of the host work.
+        into Python lists (masks, type ids, offsets) took more time than the rest of the host work;
+        plain texts skip its normalizer (:mod:`wirestream.nlp.plaintext`).
         """
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None and backend.truncation is None and backend.padding is None:
-            encodings = backend.encode_batch(texts, add_special_tokens=False)
+        if self.encoder is not None:
+            encodings = self.encoder.encode(texts)
             return ([np.array(e.ids, dtype=np.int64) for e in encodings],
                     [np.fromiter(itertools.chain.from_iterable(e.offsets), dtype=np.int64, count=2 * len(e.ids))
                      .reshape(-1, 2) for e in encodings])

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from wirestream.nlp.plaintext import PlainEncoder
+
 Encoded = tuple[np.ndarray, np.ndarray]  # one input's token ids and token type ids
 Target = tuple[str, int, int]  # a sentence and the mention's character span in it
 Words = tuple[list[int], Sequence[int], Sequence[int]]  # a text's sub-token ids, their character starts and ends
@@ -68,6 +70,7 @@ class TargetEncoder:
         self.backend = Tokenizer.from_str(tokenizer.to_str())  # a copy that never truncates a sentence
         self.backend.no_truncation()
         self.backend.no_padding()
+        self.plain = PlainEncoder(self.backend)  # plain sentences skip the normalizer
         self.max_length = max_length
         self.whole = whole
         self.template = pair_template(tokenizer)
@@ -82,7 +85,7 @@ class TargetEncoder:
         """Each distinct text's sub-token ids and character offsets: no special tokens, never truncated."""
         distinct = list(dict.fromkeys(texts))
         found = {}
-        for text, encoding in zip(distinct, self.backend.encode_batch(distinct, add_special_tokens=False),
+        for text, encoding in zip(distinct, self.plain.encode(distinct),
                                   strict=True):
             starts, ends = zip(*encoding.offsets, strict=True) if encoding.offsets else ((), ())
             found[text] = (encoding.ids, starts, ends)
