@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
-from schemas import Entity, Mention, Span
+from schemas import Entity, Mention
 
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _WORD = re.compile(r"[\w'’]+")
@@ -144,14 +144,20 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
         known.setdefault((label, lower), target)
     entities = []
     for group in sorted(groups, key=lambda g: min(g["members"])):
-        members = sorted(group["members"])
-        votes = Counter([labels[i] for i in members])
-        label = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
-        forms = dict.fromkeys(names[i] for i in members)
-        aliases = [form for form in forms if form.lower() != group["name"].lower()]
+        members = group["members"]
+        if len(members) == 1:  # most entities: one mention, its own name and type
+            only = members[0]
+            label, aliases = labels[only], []
+        else:
+            members.sort()
+            votes = Counter([labels[i] for i in members])
+            label = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
+            full = group["name"].lower()
+            aliases = [form for form in dict.fromkeys(names[i] for i in members) if form.lower() != full]
         entities.append(Entity(
             key=entity_key(label, group["name"]), name=group["name"], label=label,
             aliases=aliases, mention_count=len(members),
-            mentions=[Span(field=mentions[i].field, start=mentions[i].start, end=mentions[i].end) for i in members],
+            mentions=[{"field": mentions[i].field, "start": mentions[i].start, "end": mentions[i].end}
+                      for i in members],
         ))
     return entities
