@@ -122,7 +122,7 @@ def set_up(service: Service, run: Callable[[Callable[[], None]], None] = lambda 
 
 
 def settle() -> None:
-    """Take what exists after setup out of the garbage collector's reach: it lives as long as the process.
+    """Take what exists after setup out of the garbage collector's reach: it lives as long as the stage.
 
     A loaded model is hundreds of thousands of Python objects (torch modules, tokenizer, imported
     libraries; 390,000 in the NER stage), and every full collection walked them all: about 160 ms,

@@ -146,8 +146,7 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
     for group in sorted(groups, key=lambda g: min(g["members"])):
         members = group["members"]
         if len(members) == 1:  # most entities: one mention, its own name and type
-            only = members[0]
-            label, aliases = labels[only], []
+            label, aliases = labels[members[0]], []
         else:
             members.sort()
             votes = Counter([labels[i] for i in members])

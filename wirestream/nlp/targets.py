@@ -67,10 +67,10 @@ class TargetEncoder:
         """``tokenizer``: a ``tokenizers.Tokenizer``; ``whole``: encodes inputs the slow, exact way."""
         from tokenizers import Tokenizer
 
-        self.backend = Tokenizer.from_str(tokenizer.to_str())  # a copy that never truncates a sentence
-        self.backend.no_truncation()
-        self.backend.no_padding()
-        self.plain = PlainEncoder(self.backend)  # plain sentences skip the normalizer
+        backend = Tokenizer.from_str(tokenizer.to_str())  # a copy that never truncates a sentence
+        backend.no_truncation()
+        backend.no_padding()
+        self.encoder = PlainEncoder(backend)  # plain sentences skip the normalizer
         self.max_length = max_length
         self.whole = whole
         self.template = pair_template(tokenizer)
@@ -85,8 +85,7 @@ class TargetEncoder:
         """Each distinct text's sub-token ids and character offsets: no special tokens, never truncated."""
         distinct = list(dict.fromkeys(texts))
         found = {}
-        for text, encoding in zip(distinct, self.plain.encode(distinct),
-                                  strict=True):
+        for text, encoding in zip(distinct, self.encoder.encode(distinct), strict=True):
             starts, ends = zip(*encoding.offsets, strict=True) if encoding.offsets else ((), ())
             found[text] = (encoding.ids, starts, ends)
         return found
