@@ -14,12 +14,17 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from schemas import Article, EnrichedArticle, EntityStance, SentenceTone, Sentiment, Span
-from wirestream.nlp.classify import POLARITIES, Prediction, TextClassifier, WordSharing
+import numpy as np
+from pydantic import TypeAdapter
+
+from schemas import Article, EnrichedArticle, EntityStance, SentenceTone, Sentiment
+from wirestream.nlp.classify import POLARITIES, TextClassifier, WordSharing
 from wirestream.nlp.sentences import sentence_spans
 from wirestream.service import Service
 
 MAX_STANCE_CHARS = 600  # sentences longer than this are cropped around the mention
+_SENTENCE_TONES = TypeAdapter(list[SentenceTone])  # an article's records validated in one call, not one each
+_ENTITY_STANCES = TypeAdapter(list[EntityStance])
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,6 @@ def crop(sentence: str, start: int, end: int, limit: int = MAX_STANCE_CHARS) -> 
         return sentence, start, end
     left = max(0, min(start - (limit - (end - start)) // 2, len(sentence) - limit))
     return sentence[left : left + limit], start - left, end - left
-
-
-def mean(predictions: Sequence[Prediction]) -> dict[str, float]:
-    return {label: sum(p.probabilities[label] for p in predictions) / len(predictions) for label in POLARITIES}
 
 
 class SentimentService(Service):
@@ -82,42 +83,56 @@ class SentimentService(Service):
         sentences = [sentences_of(a) for a in articles]
         texts = [s.text for group in sentences for s in group]
         words = self.sharing.words(texts) if self.sharing is not None else None
-        tones = self.tone(texts, words)
+        tones = self.tone.polarities(self.tone.probabilities(texts, words))
         jobs = [stance_jobs(article, group) for article, group in zip(articles, sentences, strict=True)]
-        stances = self.stance.targets([target for own in jobs for _, _, target in own], words)
+        stances = self.stance.polarities(
+            self.stance.target_probabilities([target for own in jobs for _, _, target in own], words))
+        tone_labels, tone_scores = tones.best.tolist(), tones.scores()
         results = []
         tone_cursor = stance_cursor = 0
         for article, group, own_jobs in zip(articles, sentences, jobs, strict=True):
-            own = tones[tone_cursor : tone_cursor + len(group)]
+            rows = range(tone_cursor, tone_cursor + len(group))
             tone_cursor += len(group)
-            sentence_tones = [
-                SentenceTone(field=s.field, start=s.start, end=s.end, label=p.label, score=p.score)
-                for s, p in zip(group, own, strict=True)
-            ]
-            document = mean(own) if own else None
+            sentence_tones = _SENTENCE_TONES.validate_python([
+                {"field": s.field, "start": s.start, "end": s.end, "label": POLARITIES[tone_labels[row]],
+                 "score": tone_scores[row]} for s, row in zip(group, rows, strict=True)])
             tone = None
-            if document:
-                label = max(document, key=document.__getitem__)
-                tone = Sentiment(label=label, score=round(document[label], 4))
-            per_entity: dict[str, list[tuple[int, Prediction]]] = {}
-            for (key, index, _), prediction in zip(own_jobs, stances[stance_cursor : stance_cursor + len(own_jobs)],
-                                                   strict=True):
-                per_entity.setdefault(key, []).append((index, prediction))
-            stance_cursor += len(own_jobs)
+            if group:
+                label, score, _ = aggregate(tones.probabilities[rows.start : rows.stop])
+                tone = Sentiment(label=label, score=score)
+            per_entity: dict[str, list[int]] = {}  # entity key: its jobs' rows, sentences in order
+            for row, (key, _, _) in enumerate(own_jobs, start=stance_cursor):
+                per_entity.setdefault(key, []).append(row)
             entity_stances = []
-            for key, evidence in per_entity.items():
-                probabilities = mean([p for _, p in evidence])
-                label = max(probabilities, key=probabilities.__getitem__)
-                index, _ = max(evidence, key=lambda item: item[1].probabilities[label])
-                best = group[index]
-                entity_stances.append(EntityStance(
-                    entity_key=key, label=label, score=round(probabilities[label], 4), sentences=len(evidence),
-                    evidence=Span(field=best.field, start=best.start, end=best.end),
-                ))
+            for key, entity_rows in per_entity.items():
+                label, score, best = aggregate(stances.probabilities[entity_rows])
+                sentence = group[own_jobs[entity_rows[best] - stance_cursor][1]]
+                entity_stances.append({
+                    "entity_key": key, "label": label, "score": score, "sentences": len(entity_rows),
+                    "evidence": {"field": sentence.field, "start": sentence.start, "end": sentence.end},
+                })
+            stance_cursor += len(own_jobs)
             results.append(article.model_copy(update={
-                "tone": tone, "sentences": sentence_tones, "stances": entity_stances,
+                "tone": tone, "sentences": sentence_tones, "stances": _ENTITY_STANCES.validate_python(entity_stances),
             }))
         return results
+
+
+def aggregate(probabilities: np.ndarray) -> tuple[str, float, int]:
+    """The label of the mean of rows of rounded probabilities (POLARITIES columns), its mean probability
+    rounded, and the first row that gives that label its highest probability.
+
+    The means are Python's ``sum`` over each column (numpy sums in another order, so its last bit can
+    differ, and with it a rounded figure).
+
+    >>> aggregate(np.array([[0.1, 0.2, 0.7], [0.6, 0.1, 0.3]]))
+    ('positive', 0.5, 0)
+    """
+    columns = probabilities.T.tolist()
+    means = [sum(column) / len(column) for column in columns]
+    best = max(range(len(means)), key=means.__getitem__)  # ties: the first of POLARITIES
+    chosen = columns[best]
+    return POLARITIES[best], round(means[best], 4), max(range(len(chosen)), key=chosen.__getitem__)
 
 
 def stance_jobs(article: EnrichedArticle, group: Sequence[_Sentence]) -> list[tuple[str, int, tuple[str, int, int]]]:

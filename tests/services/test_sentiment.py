@@ -8,9 +8,10 @@ import pytest
 
 from schemas import EnrichedArticle
 from services.ner import NerService
-from services.sentiment import SentimentService
+from services.sentiment import SentimentService, sentences_of, stance_jobs
 from tests.conftest import SEEDS
 from wirestream.config import Settings
+from wirestream.nlp.classify import POLARITIES
 from wirestream.testing import run_batch
 from wirestream.wirefile import read_path
 
@@ -60,3 +61,39 @@ def test_one_tokenization_for_both_models_changes_no_output(recognised, sentimen
         assert sentiment.process(recognised) == shared
     finally:
         sentiment.sharing = sharing
+
+
+def per_prediction(sentiment: SentimentService, article: EnrichedArticle) -> tuple[dict, list[dict]]:
+    """The article's tone and stances from one :class:`Prediction` per input, aggregated one by one: the
+    reference the stage's array aggregation must equal."""
+    group = sentences_of(article)
+    tones = sentiment.tone([s.text for s in group])
+    jobs = stance_jobs(article, group)
+    stances = sentiment.stance.targets([target for _, _, target in jobs])
+
+    def mean(predictions):
+        return {label: sum(p.probabilities[label] for p in predictions) / len(predictions) for label in POLARITIES}
+
+    document = mean(tones)
+    label = max(document, key=document.__getitem__)
+    per_entity: dict[str, list] = {}
+    for (key, index, _), prediction in zip(jobs, stances, strict=True):
+        per_entity.setdefault(key, []).append((index, prediction))
+    found = []
+    for key, evidence in per_entity.items():
+        probabilities = mean([p for _, p in evidence])
+        best = max(probabilities, key=probabilities.__getitem__)
+        index, _ = max(evidence, key=lambda item: item[1].probabilities[best])
+        found.append({"entity_key": key, "label": best, "score": round(probabilities[best], 4),
+                      "sentences": len(evidence), "start": group[index].start})
+    sentences = [(s.start, p.label, p.score) for s, p in zip(group, tones, strict=True)]
+    return {"label": label, "score": round(document[label], 4), "sentences": sentences}, found
+
+
+def test_the_stages_aggregates_are_those_of_one_prediction_per_input(recognised, sentiment):
+    for article in sentiment.process(recognised):
+        tone, stances = per_prediction(sentiment, article)
+        assert {"label": article.tone.label, "score": article.tone.score,
+                "sentences": [(s.start, s.label, s.score) for s in article.sentences]} == tone
+        assert [{"entity_key": s.entity_key, "label": s.label, "score": s.score, "sentences": s.sentences,
+                 "start": s.evidence.start} for s in article.stances] == stances

@@ -62,11 +62,44 @@ def marker_positions(input_ids: torch.Tensor, marker: int) -> torch.Tensor:
     return torch.where(hits.any(dim=1), hits.int().argmax(dim=1), torch.zeros_like(hits[:, 0], dtype=torch.long))
 
 
+def rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``round(v, digits)`` of every value, exactly as Python's ``round`` gives it, in one numpy pass.
+
+    ``rint(v * 10**digits) / 10**digits`` is the nearest float to the integer the correctly
+    rounded decimal has, wherever ``v * 10**digits`` is not within rounding error of a half; the
+    few that are go through ``round`` itself.
+
+    >>> values = np.array([0.12345, 0.99995, 2.675, 1e-9, 0.5])
+    >>> rounded(values).tolist() == [round(v, 4) for v in values.tolist()]
+    True
+    """
+    values = np.asarray(values, dtype=np.float64)
+    scaled = values * 10.0**digits
+    out = np.rint(scaled) / 10.0**digits
+    near = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    if near.any():
+        out[near] = [round(v, digits) for v in values[near].tolist()]
+    return out
+
+
 @dataclass(frozen=True)
 class Prediction:
     label: str
     score: float
     probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Polarities:
+    """Many inputs' predictions over :data:`POLARITIES` as arrays, for a stage to aggregate without
+    one :class:`Prediction` per input (the same labels and figures)."""
+
+    probabilities: np.ndarray  # (inputs, 3) float64: each probability rounded to 4 places, in POLARITIES order
+    best: np.ndarray  # (inputs,) each input's label, a column: the top probability before rounding
+
+    def scores(self) -> list[float]:
+        """Each input's rounded probability of its label."""
+        return self.probabilities[np.arange(len(self.best)), self.best].tolist()
 
 
 
@@ -138,20 +171,35 @@ class TextClassifier:
         A stance model reads one input per (sentence, entity): an article's sentences are tokenized
         once each, not once per entity they mention (:mod:`wirestream.nlp.targets`).
         """
-        if not targets:
-            return []
-        encoded = (self.target_encoder.encode(targets, words.words if words is not None else None)
-                   if self.target_encoder is not None else self._encode_targets(targets))
-        return self._predictions(self._in_batches(encoded, (len(self.labels),), self._probabilities))
+        return self._predictions(self.target_probabilities(targets, words))
+
+    @torch.inference_mode()
+    def target_probabilities(self, targets: Sequence[Target], words: SharedWords | None = None) -> torch.Tensor:
+        """:meth:`targets`' class probabilities, one row per target (as :meth:`probabilities`)."""
+        encoded = [] if not targets else (
+            self.target_encoder.encode(targets, words.words if words is not None else None)
+            if self.target_encoder is not None else self._encode_targets(targets))
+        return self._in_batches(encoded, (len(self.labels),), self._probabilities)
 
     def _predictions(self, probabilities: torch.Tensor) -> list[Prediction]:
         labels = self.labels
         best = probabilities.argmax(dim=1).tolist() if len(probabilities) else []  # ties: the first label
         predictions = []
-        for row, top in zip(probabilities.tolist(), best, strict=True):
-            rounded = dict(zip(labels, [round(p, 4) for p in row], strict=True))
-            predictions.append(Prediction(labels[top], rounded[labels[top]], rounded))
+        for row, top in zip(rounded(probabilities.numpy()).tolist(), best, strict=True):
+            figures = dict(zip(labels, row, strict=True))
+            predictions.append(Prediction(labels[top], figures[labels[top]], figures))
         return predictions
+
+    def polarities(self, probabilities: torch.Tensor) -> Polarities:
+        """:meth:`probabilities` (or :meth:`target_probabilities`) as :class:`Polarities`."""
+        if sorted(self.labels) != sorted(POLARITIES):
+            raise ValueError(f"{self.name or 'this model'} predicts {self.labels}, not {list(POLARITIES)}")
+        columns = [self.labels.index(label) for label in POLARITIES]
+        position = np.empty(len(columns), dtype=np.int64)  # a model column's place in POLARITIES
+        position[columns] = np.arange(len(columns))
+        best = position[probabilities.argmax(dim=1).numpy()]  # ties: the model's first label, as _predictions
+        ordered = probabilities.numpy()[:, columns]
+        return Polarities(rounded(ordered), best)
 
     @torch.inference_mode()
     def probabilities(self, inputs: Sequence[TextInput], words: SharedWords | None = None) -> torch.Tensor:

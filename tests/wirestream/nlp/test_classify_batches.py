@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from services.sentiment import crop, sentences_of
 from tests.conftest import SEEDS
 from wirestream.config import models_dir
-from wirestream.nlp.classify import TextClassifier, marker_positions, stance_input
+from wirestream.nlp.classify import POLARITIES, TextClassifier, marker_positions, rounded, stance_input
 from wirestream.wirefile import read_path
 
 
@@ -63,3 +64,22 @@ def test_no_inputs_give_no_rows():
 def test_half_precisions_are_for_a_gpu(precision):
     with pytest.raises(ValueError, match="GPU only"):
         TextClassifier.load(models_dir() / "wirestream-sentiment", precision=precision)
+
+
+def test_rounded_is_pythons_round_on_every_value_halves_included():
+    rng = np.random.default_rng(0)
+    halves = (np.arange(10_000) + 0.5) / 10_000  # the nearest floats to the half points, and their neighbours
+    values = np.concatenate([rng.random(100_000), halves, np.nextafter(halves, 0), np.nextafter(halves, 1),
+                             rng.random(1000).astype(np.float32).astype(np.float64), [0.0, 1.0]])
+    assert rounded(values).tolist() == [round(v, 4) for v in values.tolist()]
+
+
+def test_polarities_are_the_predictions_as_arrays():
+    tone = TextClassifier.load(models_dir() / "wirestream-sentiment")
+    probabilities = tone.probabilities(seed_sentences())
+    polarities = tone.polarities(probabilities)
+    predictions = tone._predictions(probabilities)
+    assert [POLARITIES[b] for b in polarities.best] == [p.label for p in predictions]
+    assert polarities.scores() == [p.score for p in predictions]
+    assert polarities.probabilities.tolist() == [[p.probabilities[label] for label in POLARITIES]
+                                                 for p in predictions]
