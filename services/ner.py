@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import TypeAdapter
+
 from schemas import Article, EnrichedArticle, Mention
 from wirestream.nlp.dateline import with_dateline
 from wirestream.nlp.entities import merge_entities
 from wirestream.nlp.inference import TokenClassifier
 from wirestream.service import Service
+
+_MENTIONS = TypeAdapter(list[Mention])
 
 
 class NerService(Service):
@@ -46,17 +50,18 @@ class NerService(Service):
                 texts.append((index, "headline", article.headline))
             texts.append((index, "body", article.body))
         spans = self.classifier([text for _, _, text in texts])
-        mentions: list[list[Mention]] = [[] for _ in batch]
+        mentions: list[list[dict]] = [[] for _ in batch]
         for (index, field, text), found in zip(texts, spans, strict=True):
             if field == "body":
                 found = with_dateline(text, found)
             mentions[index].extend(
-                Mention(field=field, start=s.start, end=s.end, text=s.text, label=s.label, score=min(1.0, s.score))
-                for s in found
+                {"field": field, "start": s.start, "end": s.end, "text": s.text, "label": s.label,
+                 "score": min(1.0, s.score)} for s in found
             )
         results = []
-        for article, found in zip(batch, mentions, strict=True):
-            found.sort(key=lambda m: (m.field != "headline", m.start))
+        for article, data in zip(batch, mentions, strict=True):
+            data.sort(key=lambda m: (m["field"] != "headline", m["start"]))
+            found = _MENTIONS.validate_python(data)  # one call for the article's mentions, not one each
             entities = merge_entities(found, article.body, article.headline)
             # validated parts into a copy: re-validating the whole article cost more than the decoding
             results.append(EnrichedArticle.of(article).model_copy(

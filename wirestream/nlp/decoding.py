@@ -81,23 +81,44 @@ class TextRuns:
 
     @classmethod
     def of(cls, text: str) -> TextRuns:
-        parts = _RUNS.split(text)  # gap, run, gap, ..., run, gap
+        return cls.of_texts([text])[0]
+
+    @classmethod
+    def of_texts(cls, texts: Sequence[str]) -> list[TextRuns]:
+        """:meth:`of` of each text, found in one pass over them all.
+
+        The texts are joined with NUL between them, which is no part of a run and, with a run on
+        either side, no joining apostrophe or hyphen, so no run or word crosses from one text to
+        the next; each array operation is paid once per call rather than once per text.
+
+        >>> [runs.strings for runs in TextRuns.of_texts(["Sa'ar's plan", "", "Jaish-e-Mohammed"])]
+        [['Sa', 'ar', 's', 'plan'], [], ['Jaish', 'e', 'Mohammed']]
+        """
+        if not texts:
+            return []
+        joined = "\x00".join(texts)
+        parts = _RUNS.split(joined)  # gap, run, gap, ..., run, gap
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
         ends = np.cumsum(lengths)
-        bounds = np.stack([ends[1::2] - lengths[1::2], ends[1::2]], axis=1)
+        bounds = np.stack([ends[1::2] - lengths[1::2], ends[1::2]], axis=1).reshape(-1, 2)
         strings = parts[1::2]
-        if not strings:
-            return cls(strings, bounds.reshape(-1, 2), bounds.reshape(-1, 2))
-        # run k joins run k + 1 where the gap between them is one apostrophe or hyphen ...
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        after = codes[bounds[:-1, 1]]  # the character after each run but the last
-        joined = (lengths[2:-1:2] == 1) & ((after == _HYPHEN) | (after == _APOSTROPHE) | (after == _QUOTE))
-        for k in np.flatnonzero(joined & (after != _HYPHEN)).tolist():
-            # ... but an apostrophe before a lone s is a possessive: (?![sS]\b)
-            joined[k] = not (strings[k + 1] in ("s", "S") and not parts[2 * k + 4].startswith("_"))
-        first = np.flatnonzero(np.concatenate(([True], ~joined)))
-        last = np.flatnonzero(np.concatenate((~joined, [True])))
-        return cls(strings, bounds, np.stack([bounds[first, 0], bounds[last, 1]], axis=1).reshape(-1, 2))
+        words = bounds
+        if strings:
+            # run k joins run k + 1 where the gap between them is one apostrophe or hyphen ...
+            codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+            after = codes[bounds[:-1, 1]]  # the character after each run but the last
+            joined_runs = (lengths[2:-1:2] == 1) & ((after == _HYPHEN) | (after == _APOSTROPHE) | (after == _QUOTE))
+            for k in np.flatnonzero(joined_runs & (after != _HYPHEN)).tolist():
+                # ... but an apostrophe before a lone s is a possessive: (?![sS]\b)
+                joined_runs[k] = not (strings[k + 1] in ("s", "S") and not parts[2 * k + 4].startswith("_"))
+            first = np.flatnonzero(np.concatenate(([True], ~joined_runs)))
+            last = np.flatnonzero(np.concatenate((~joined_runs, [True])))
+            words = np.stack([bounds[first, 0], bounds[last, 1]], axis=1).reshape(-1, 2)
+        starts = np.cumsum([0, *(len(text) + 1 for text in texts[:-1])])
+        run_cuts = [*np.searchsorted(bounds[:, 0], starts).tolist(), len(bounds)]
+        word_cuts = [*np.searchsorted(words[:, 0], starts).tolist(), len(words)]
+        return [cls(strings[run_cuts[i] : run_cuts[i + 1]], bounds[run_cuts[i] : run_cuts[i + 1]] - base,
+                    words[word_cuts[i] : word_cuts[i + 1]] - base) for i, base in enumerate(starts.tolist())]
 
 
 def word_groups(text: str, offsets: np.ndarray, runs: TextRuns | None = None) -> np.ndarray:

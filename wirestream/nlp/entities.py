@@ -40,10 +40,13 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+from pydantic import TypeAdapter
+
 from schemas import Entity, Mention
 
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _WORD = re.compile(r"[\w'’]+")
+_ENTITIES = TypeAdapter(list[Entity])
 
 
 @lru_cache(maxsize=16384)
@@ -153,10 +156,10 @@ def merge_entities(mentions: Sequence[Mention], body: str, headline: str | None 
             label = max(votes, key=lambda lab: (votes[lab], lab == group["label"]))  # ties: the full name's
             full = group["name"].lower()
             aliases = [form for form in dict.fromkeys(names[i] for i in members) if form.lower() != full]
-        entities.append(Entity(
-            key=entity_key(label, group["name"]), name=group["name"], label=label,
-            aliases=aliases, mention_count=len(members),
-            mentions=[{"field": mentions[i].field, "start": mentions[i].start, "end": mentions[i].end}
-                      for i in members],
-        ))
-    return entities
+        entities.append({
+            "key": entity_key(label, group["name"]), "name": group["name"], "label": label,
+            "aliases": aliases, "mention_count": len(members),
+            "mentions": [{"field": mentions[i].field, "start": mentions[i].start, "end": mentions[i].end}
+                         for i in members],
+        })
+    return _ENTITIES.validate_python(entities)  # one call for the article, not one per entity

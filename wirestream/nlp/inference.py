@@ -292,7 +292,7 @@ class TokenClassifier:
     def _prepare(self, texts: Sequence[str], chunk: range) -> _Prepared:
         own = [texts[i] for i in chunk]
         ids, offsets = self._tokenize(own)
-        runs = [TextRuns.of(text) for text in own]  # one pass per text, for the casing ids and the decoding
+        runs = TextRuns.of_texts(own)  # one pass over the texts, for the casing ids and the decoding
         types = [casing_array(text, offs, run, self.uses_places) if self.uses_casing
                  else np.zeros(len(offs), dtype=np.int64) for text, offs, run in zip(own, offsets, runs, strict=True)]
         windows = [w for index, token_ids in enumerate(ids) for w in self._windows(index, len(token_ids))]

@@ -74,3 +74,15 @@ def test_one_pass_over_the_runs_finds_exactly_the_word_regex_words():
         assert runs.words.tolist() == match_bounds(WORD, text).tolist(), text
         assert runs.bounds.tolist() == match_bounds(re.compile(r"[^\W_]+"), text).tolist(), text
         assert runs.strings == [text[start:end] for start, end in runs.bounds.tolist()]
+
+
+def test_the_runs_of_texts_together_are_the_runs_of_each_alone():
+    rng = random.Random(13)
+    alphabet = "aSs9 -'’_.\néÉß東ǅ\x00"
+    texts = seed_texts() + ["", "s", "'s", "-", "Sa'ar's", "_x", "it's"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    rng.shuffle(texts)  # every kind of end meets every kind of start
+    for runs, text in zip(TextRuns.of_texts(texts), texts, strict=True):
+        assert runs.words.tolist() == match_bounds(WORD, text).tolist(), text
+        assert runs.bounds.tolist() == match_bounds(re.compile(r"[^\W_]+"), text).tolist(), text
+        assert runs.strings == [text[start:end] for start, end in runs.bounds.tolist()]
