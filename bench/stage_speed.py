@@ -7,8 +7,10 @@ For each NLP stage (``ner``; ``sentiment``, which runs the tone and stance model
   device (recorded during a stage pass), so nothing but the forward passes is timed;
 * **host ms/article**: stage time minus the time inside the model calls, over the articles, in
   passes where every model call is timed (synchronised on a GPU; on the CPU these are the stage
-  passes themselves); the median over the repeats. This is the per-article work on the host
-  (tokenizing, windows, decoding, building records) that the stage adds.
+  passes themselves); the median over the repeats, and the fastest pass. This is the per-article
+  work on the host (tokenizing, windows, decoding, building records) that the stage adds. On a
+  shared 2-core VM one process's median moves by 0.1-0.2 ms from run to run (neighbours, caches
+  the model call just flushed); the fastest pass shows the work with the least interference.
 
 Repeated runs alternate stage and bare; the medians are reported.
 
@@ -140,6 +142,7 @@ def measure(stage: str, service: Any, calls: list[ModelCalls], articles: Sequenc
         "stage_articles_per_s": round(n / stage_s, 2), "bare_articles_per_s": round(n / bare_s, 2),
         "stage_over_bare": round(bare_s / stage_s, 3),
         "host_ms_per_article": round(statistics.median(host_runs) / n * 1000, 3),
+        "host_ms_fastest": round(min(host_runs) / n * 1000, 3),
         "model_calls": sum(len(call.recorded) for call in calls),
     }
 
@@ -201,11 +204,12 @@ def main() -> None:
         f"`--device {args.device} --precision {args.precision} --batch {args.batch} --articles {args.articles}`.",
         "",
         "| stage | precision asked | ran in | batch | stage articles/s | bare model articles/s | stage / bare "
-        "| host ms/article |",
-        "|---|---|---|---|---|---|---|---|",
+        "| host ms/article | fastest pass |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [f"| {r['stage']} | {r['precision']} | {r['ran_in']} | {r['batch']} | {r['stage_articles_per_s']} | "
-              f"{r['bare_articles_per_s']} | {r['stage_over_bare']} | {r['host_ms_per_article']} |" for r in rows]
+              f"{r['bare_articles_per_s']} | {r['stage_over_bare']} | {r['host_ms_per_article']} | "
+              f"{r['host_ms_fastest']} |" for r in rows]
     (RESULTS / f"stage_speed_{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

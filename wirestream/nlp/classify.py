@@ -103,6 +103,24 @@ class Polarities:
 
 
 
+def padded(batch: Sequence[Encoded], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token ids, type ids and attention mask of encoded rows, padded on the right to the longest.
+
+    Filled through one mask in a few array operations rather than three slice assignments per row
+    (those were a third of the sentiment stage's batching work).
+
+    >>> [a.tolist() for a in padded([(np.array([5, 6, 7]), np.array([0, 1, 1])), (np.array([8]), np.array([0]))], 0)]
+    [[[5, 6, 7], [8, 0, 0]], [[0, 1, 1], [0, 0, 0]], [[1, 1, 1], [1, 0, 0]]]
+    """
+    lengths = np.fromiter((len(row_ids) for row_ids, _ in batch), dtype=np.int64, count=len(batch))
+    inside = np.arange(int(lengths.max())) < lengths[:, None]
+    ids = np.full(inside.shape, pad_id, dtype=np.int64)
+    ids[inside] = np.concatenate([row_ids for row_ids, _ in batch])  # row-major: the rows, in order
+    types = np.zeros(inside.shape, dtype=np.int64)
+    types[inside] = np.concatenate([row_types for _, row_types in batch])
+    return ids, types, inside.astype(np.int64)
+
+
 class TextClassifier:
     """Any Hugging Face sequence-classification model over single texts or text pairs."""
 
@@ -250,14 +268,7 @@ class TextClassifier:
 
     def _forward(self, batch: list[Encoded], **options: Any) -> tuple[Any, torch.Tensor | None]:
         """The model's outputs for encoded rows, and each row's marker position (None for [CLS] models)."""
-        width = max(len(ids) for ids, _ in batch)
-        ids = np.full((len(batch), width), self.tokenizer.pad_token_id, dtype=np.int64)
-        types = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for r, (row_ids, row_types) in enumerate(batch):
-            ids[r, : len(row_ids)] = row_ids
-            types[r, : len(row_ids)] = row_types
-            mask[r, : len(row_ids)] = 1
+        ids, types, mask = padded(batch, self.tokenizer.pad_token_id)
         outputs = self.model(input_ids=to_device(ids, self.device), token_type_ids=to_device(types, self.device),
                              attention_mask=to_device(mask, self.device), **options)
         positions = None
