@@ -102,7 +102,6 @@ class Polarities:
         return self.probabilities[np.arange(len(self.best)), self.best].tolist()
 
 
-
 def padded(batch: Sequence[Encoded], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token ids, type ids and attention mask of encoded rows, padded on the right to the longest.
 

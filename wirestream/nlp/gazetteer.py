@@ -56,8 +56,9 @@ def _names() -> set[str]:
 def place_index() -> dict[str, list[tuple[int, str]]]:
     """First run of every place name -> (runs in the name, the name), longest first."""
     index: dict[str, list[tuple[int, str]]] = {}
-    for name in _names():
-        runs = TextRuns.of(name).strings  # the runs the casing ids and the matching see
+    names = list(_names())
+    for name, found in zip(names, TextRuns.of_texts(names), strict=True):
+        runs = found.strings  # the runs the casing ids and the matching see
         if not runs or not runs[0][0].isupper() or len(runs) > _MAX_RUNS or len(name) < 3:
             continue
         index.setdefault(runs[0], []).append((len(runs), name))
