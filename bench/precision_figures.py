@@ -1,7 +1,7 @@
 """Each shipped model's dev and test figures in each CPU precision, and the speed each one buys.
 
-A precision other than float32 is offered for a model only if no figure of it falls more than
-``TOLERANCE`` (half a point) below float32's: dev decides, test is reported. The figures go into
+A precision other than float32 is offered for a model only if none of its F1 or recall figures falls
+more than ``TOLERANCE`` (half a point) below float32's: dev decides, test is reported. The figures go into
 each model's ``precision.json``, which its card shows (``wirestream-training eval ... --write-card``), and
 into bench/results/precision_NAME.md.
 
@@ -59,8 +59,24 @@ def figures(task: str, precision: str, settings: Settings) -> dict[str, float]:
 
 
 def offered(base: dict[str, float], other: dict[str, float]) -> bool:
-    """Within ``TOLERANCE`` of float32 on every figure (dev chooses; test must agree to be offered)."""
-    return all(other[key] >= base[key] - TOLERANCE for key in base if key != "seconds")
+    """Within ``TOLERANCE`` of float32 on every judged figure (dev chooses; test must agree to be offered).
+
+    The judged figures are the F1 and recall scores (NER CoNLL, stance NewsMTSC rw and mt, sentiment
+    SemEval). The stance model's opposite-pair figure counts 40 mt-test pairs, so one pair is 2.5
+    points, a step no half-point tolerance can judge: it is measured and shown beside, not judged.
+
+    >>> offered({"test_f1": 0.80, "test_opposite_pairs_both_right_mt": 0.175},
+    ...         {"test_f1": 0.796, "test_opposite_pairs_both_right_mt": 0.15})
+    True
+    >>> offered({"test_f1": 0.80}, {"test_f1": 0.794})
+    False
+    """
+    return all(other[key] >= base[key] - TOLERANCE for key in base if judged(key))
+
+
+def judged(key: str) -> bool:
+    """Whether a figure decides if a precision is offered (see :func:`offered`)."""
+    return key != "seconds" and "opposite_pairs" not in key
 
 
 def main() -> None:
@@ -88,8 +104,9 @@ def table() -> str:
     """Every shipped model's figures per precision, from their ``precision.json``."""
     lines = ["# Figures per precision", "",
              "`python -m bench.precision_figures`: dev and test figures of each shipped model in each precision, "
-             f"through the inference layer; offered where no figure falls more than {TOLERANCE * 100:.1f} points "
-             "below float32's.", "", "| model | precision | figures | seconds | offered | measured on |",
+             f"through the inference layer; offered where no F1 or recall figure falls more than "
+             f"{TOLERANCE * 100:.1f} points below float32's (the stance model's opposite-pair share, 40 pairs, "
+             "is shown, not judged).", "", "| model | precision | figures | seconds | offered | measured on |",
              "|---|---|---|---|---|---|"]
     for name in MODELS.values():
         path = models_dir() / name / "precision.json"

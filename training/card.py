@@ -403,7 +403,7 @@ def precision_section(model_dir: Path) -> str:
     """The card's table of figures per precision, from the model's ``precision.json`` ('' if none).
 
     ``python -m bench.precision_figures`` measures it: a precision is offered (``WIRESTREAM_NLP_PRECISION``)
-    only where no figure falls more than the tolerance below float32's.
+    only where no F1 or recall figure falls more than the tolerance below float32's.
     """
     path = Path(model_dir) / "precision.json"
     if not path.exists():
@@ -420,9 +420,10 @@ def precision_section(model_dir: Path) -> str:
 ## Precisions
 
 The same weights run in other numeric precisions (`WIRESTREAM_NLP_PRECISION`); measured on {record["cpu"]}
-({record["device"]}) by `python -m bench.precision_figures`. One is offered only if no figure falls more
-than {record["tolerance"] * 100:.1f} points below float32's; dev figures chose how int8 quantizes, test
-figures are reported.
+({record["device"]}) by `python -m bench.precision_figures`. One is offered only if no F1 or recall figure
+falls more than {record["tolerance"] * 100:.1f} points below float32's (a share of opposite pairs, where one
+pair of 40 is 2.5 points, is shown, not judged); dev figures chose how int8 quantizes, test figures are
+reported.
 
 | precision | {" | ".join(keys)} | seconds | offered |
 |---|{"---|" * len(keys)}---|---|
