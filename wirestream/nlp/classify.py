@@ -102,6 +102,36 @@ class Polarities:
         return self.probabilities[np.arange(len(self.best)), self.best].tolist()
 
 
+MIN_FILL = 0.98  # a batch's share of real (not padding) tokens
+
+
+def filled_batches(lengths: Sequence[int], max_tokens: int, min_fill: float = MIN_FILL) -> list[range]:
+    """Consecutive rows of ascending ``lengths`` in batches of at most ``max_tokens`` padded tokens.
+
+    A batch also ends before a row whose length would make padding more than ``1 - min_fill`` of
+    it: filled only up to ``max_tokens``, a batch of short sentences held rows up to half again as
+    long as its first, and a fifth of the tone model's tokens were padding. A row longer than
+    ``max_tokens`` is a batch alone.
+
+    >>> filled_batches([20, 20, 24, 30, 30], max_tokens=200)
+    [range(0, 2), range(2, 3), range(3, 5)]
+    >>> filled_batches([20, 20, 24, 30, 30], max_tokens=200, min_fill=0.0)
+    [range(0, 5)]
+    >>> filled_batches([20, 20, 24, 30, 30], max_tokens=50, min_fill=0.0)
+    [range(0, 2), range(2, 3), range(3, 4), range(4, 5)]
+    """
+    batches, start, real = [], 0, 0
+    for index, length in enumerate(lengths):
+        rows = index - start + 1
+        if index > start and (length * rows > max_tokens or real + length < min_fill * length * rows):
+            batches.append(range(start, index))
+            start, real = index, 0
+        real += length
+    if start < len(lengths):
+        batches.append(range(start, len(lengths)))
+    return batches
+
+
 def padded(batch: Sequence[Encoded], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token ids, type ids and attention mask of encoded rows, padded on the right to the longest.
 
@@ -244,7 +274,7 @@ class TextClassifier:
 
     def _in_batches(self, encoded: Sequence[Encoded], shape: tuple[int, ...],
                     run: Callable[[list[Encoded]], torch.Tensor]) -> torch.Tensor:
-        """``run`` over length-sorted batches of at most ``max_tokens``, its rows put back in input order.
+        """``run`` over length-sorted batches (:func:`filled_batches`), its rows put back in input order.
 
         Each batch is launched before the one before it is taken off the device, so the host's
         work on one call overlaps the device's on the next.
@@ -252,17 +282,15 @@ class TextClassifier:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         results = np.empty((len(encoded), *shape), dtype=np.float32)
         in_flight: deque[tuple[list[int], HostCopy]] = deque()
-        start = 0
-        while start < len(order):
-            end = start + 1
-            while end < len(order) and len(encoded[order[end]][0]) * (end - start + 1) <= self.max_tokens:
-                end += 1
-            rows = order[start:end]
+        for rows in filled_batches([len(encoded[i][0]) for i in order], self.max_tokens):
+            rows = [order[i] for i in rows]
             in_flight.append((rows, HostCopy.of(run([encoded[i] for i in rows]))))
-            while len(in_flight) > (1 if end < len(order) else 0):
+            while len(in_flight) > 1:
                 done, copy = in_flight.popleft()
                 results[done] = copy.numpy()
-            start = end
+        while in_flight:
+            done, copy = in_flight.popleft()
+            results[done] = copy.numpy()
         return torch.from_numpy(results)
 
     def _forward(self, batch: list[Encoded], **options: Any) -> tuple[Any, torch.Tensor | None]:

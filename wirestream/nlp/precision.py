@@ -13,8 +13,10 @@ one is offered only while it stays within half a point of float32 on every F1 an
   On dev (CoNLL-2003 valid) quantizing every layer per tensor cost the NER model 1.2 points of F1,
   per channel 0.6, and per channel with the first layer kept 0.05. The sentiment model keeps its
   feed-forward output projections (``.output.dense``) float32: best of eight variants on dev
-  (0.6987 vs 0.7012 float32). The stance model keeps its last encoder layer (``.layer.5.``)
-  float32: of seven variants, the one whose worse dev figure lost least. ONNX Runtime int8 ran slower than torch
+  (0.6987 vs 0.7012 float32). The stance model's config keeps its last encoder layer
+  (``.layer.5.``) float32, but its card does not offer int8: activations are quantized with one
+  scale per batch, so results move with a row's neighbours, and in the classifiers' length-tight
+  batches its rw figure fell 2.5 points (see its card). ONNX Runtime int8 ran slower than torch
   int8 here (``bench/results/precision_cpu.md``).
 
 >>> import torch
