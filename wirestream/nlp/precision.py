@@ -16,7 +16,7 @@ one is offered only while it stays within half a point of float32 on every F1 an
   (0.6987 vs 0.7012 float32). The stance model's config keeps its last encoder layer
   (``.layer.5.``) float32, but its card does not offer int8: activations are quantized with one
   scale per batch, so results move with a row's neighbours, and in the classifiers' length-tight
-  batches its rw figure fell 2.5 points (see its card). ONNX Runtime int8 ran slower than torch
+  batches its rw figure fell 1.5 points (see its card). ONNX Runtime int8 ran slower than torch
   int8 here (``bench/results/precision_cpu.md``).
 
 >>> import torch
