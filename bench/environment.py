@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from wirestream.allocator import tcmalloc_loaded
+from wirestream.nlp.precision import cpu_has_bfloat16
 
 
 def cpu_model() -> str:
@@ -35,6 +36,7 @@ def commit() -> str:
 def describe() -> dict[str, str]:
     return {
         "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability() + ("+BF16" if cpu_has_bfloat16() else ""),
         "torch_threads": str(torch.get_num_threads()),
         "torch": torch.__version__,
         "device": "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",

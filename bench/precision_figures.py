@@ -91,6 +91,7 @@ def main() -> None:
         results = {precision: figures(task, precision, settings) for precision in precisions}
         base = results["float32"]
         record = {"tolerance": TOLERANCE, "device": describe()["device"], "cpu": describe()["cpu"],
+                  "cpu_capability": describe()["cpu_capability"],
                   "commit": describe()["commit"], "figures": results,
                   "offered": [p for p in precisions if offered(base, results[p])]}
         (models_dir() / MODELS[task] / "precision.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -116,7 +117,8 @@ def table() -> str:
         for precision, result in record["figures"].items():
             shown = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "seconds")
             lines.append(f"| {name} | {precision} | {shown} | {result['seconds']} | "
-                         f"{'yes' if precision in record['offered'] else 'no'} | {record['cpu']}, "
+                         f"{'yes' if precision in record['offered'] else 'no'} | {record['cpu']} "
+                         f"{record.get('cpu_capability', '')}, "
                          f"commit {record.get('commit', '?')} |")
     return "\n".join(lines) + "\n"
 

@@ -411,6 +411,7 @@ def precision_section(model_dir: Path) -> str:
     record = json.loads(path.read_text())
     figures: dict[str, dict[str, float]] = record["figures"]
     keys = [key for key in next(iter(figures.values())) if key != "seconds"]
+    where = f", {record['cpu_capability']}" if "cpu_capability" in record else ""
     rows = "\n".join(
         f"| {precision} | " + " | ".join(f"{values[key]:.4f}" for key in keys)
         + f" | {values['seconds']} | {'yes' if precision in record['offered'] else 'no'} |"
@@ -420,10 +421,10 @@ def precision_section(model_dir: Path) -> str:
 ## Precisions
 
 The same weights run in other numeric precisions (`WIRESTREAM_NLP_PRECISION`); measured on {record["cpu"]}
-({record["device"]}) by `python -m bench.precision_figures`. One is offered only if no F1 or recall figure
-falls more than {record["tolerance"] * 100:.1f} points below float32's (a share of opposite pairs, where one
-pair of 40 is 2.5 points, is shown, not judged); dev figures chose how int8 quantizes, test figures are
-reported.
+({record["device"]}{where}) by `python -m bench.precision_figures`. One is offered only if no F1 or recall
+figure falls more than {record["tolerance"] * 100:.1f} points below float32's (a share of opposite pairs, where
+one pair of 40 is 2.5 points, is shown, not judged); dev figures chose how int8 quantizes, test figures are
+reported. On a CPU, bfloat16 runs only where the CPU has bfloat16 instructions (AVX512-BF16 or AMX).
 
 | precision | {" | ".join(keys)} | seconds | offered |
 |---|{"---|" * len(keys)}---|---|

@@ -190,11 +190,13 @@ class Settings(BaseSettings):
     nlp_overlap: int = Field(default=64, ge=0, description="Sub-tokens shared by neighbouring windows.")
     nlp_max_tokens: int = Field(default=8192, ge=8, description="Upper bound on padded tokens per model call.")
     nlp_device: str = Field(default="cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'.")
-    nlp_precision: Literal["float32", "bfloat16", "float16", "int8"] = Field(
+    nlp_precision: Literal["float32", "bfloat16", "float16", "int8", "fast"] = Field(
         default="float32",
         validation_alias=AliasChoices("WIRESTREAM_NLP_PRECISION", "WIRESTREAM_NLP_DTYPE", "nlp_precision"),
         description="Numeric precision of the NLP models: float32 (the cards' figures), bfloat16 or float16 on a "
-        "GPU, int8 (dynamic quantization) as the fast path on a CPU; each one's test figures are in the cards.",
+        "GPU; on a CPU, bfloat16 where it has bfloat16 instructions (AVX512-BF16, AMX), else int8 (dynamic "
+        "quantization); 'fast' picks, per model, the fastest of those this device runs that the model's card offers; "
+        "each one's test figures are in the cards.",
     )
     torch_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; default: torch's choice.")
     allocator: Literal["auto", "tcmalloc", "system"] = Field(

@@ -51,6 +51,7 @@ def test_the_models_precision_is_read_under_either_name_and_checked(monkeypatch)
     monkeypatch.setenv("WIRESTREAM_NLP_PRECISION", "int8")
     assert Settings().nlp_precision == "int8"  # both set: WIRESTREAM_NLP_PRECISION wins
     assert Settings(nlp_precision="float16").nlp_precision == "float16"
+    assert Settings(nlp_precision="fast").nlp_precision == "fast"
     monkeypatch.setenv("WIRESTREAM_NLP_PRECISION", "int4")
     with pytest.raises(ValidationError):
         Settings()

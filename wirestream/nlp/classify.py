@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from wirestream.nlp.inference import WARM_UP_TEXT, load_pretrained, resolve_device
-from wirestream.nlp.precision import offered_precision, with_precision
+from wirestream.nlp.precision import offered_precision, resolved, with_precision
 from wirestream.nlp.targets import Encoded, Target, TargetEncoder, Words, template_items
 from wirestream.nlp.transfer import HostCopy, to_device
 
@@ -164,7 +164,7 @@ class TextClassifier:
         name: str = "", precision: str = "float32",
     ) -> None:
         self.device = resolve_device(device)
-        self.precision = precision
+        self.precision = resolved(precision, self.device)
         self.model = with_precision(model, precision, self.device)
         self.tokenizer = tokenizer
         self.max_length = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))
@@ -183,7 +183,7 @@ class TextClassifier:
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
         model, tokenizer = load_pretrained("sequence", path, threads)
         if "precision" in options:
-            options["precision"] = offered_precision(path, options["precision"])
+            options["precision"] = offered_precision(path, options["precision"], options.get("device", "cpu"))
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:

@@ -29,7 +29,7 @@ from wirestream.nlp.casing import CASING_CLASSES, casing_array
 from wirestream.nlp.decoding import EntitySpan, SpanDecoder, TextRuns
 from wirestream.nlp.gazetteer import PLACE
 from wirestream.nlp.plaintext import PlainEncoder
-from wirestream.nlp.precision import offered_precision, with_precision
+from wirestream.nlp.precision import offered_precision, resolved, with_precision
 from wirestream.nlp.transfer import HostCopy, to_device
 
 __all__ = ["EntitySpan", "TokenClassifier", "consistent", "load_pretrained"]
@@ -181,7 +181,7 @@ class TokenClassifier:
         if not 0 <= overlap < window - 2 - 1:
             raise ValueError(f"overlap {overlap} must be smaller than the window {window} minus 3")
         self.device = resolve_device(device)
-        self.precision = precision
+        self.precision = resolved(precision, self.device)
         self.model = with_precision(model, precision, self.device)
         self.tokenizer = tokenizer
         backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -209,7 +209,7 @@ class TokenClassifier:
         """Load a local directory or Hugging Face model id once; ``threads`` sets torch's CPU threads."""
         model, tokenizer = load_pretrained("token", path, threads)
         if "precision" in options:
-            options["precision"] = offered_precision(path, options["precision"])
+            options["precision"] = offered_precision(path, options["precision"], options.get("device", "cpu"))
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:

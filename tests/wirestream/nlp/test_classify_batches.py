@@ -9,6 +9,7 @@ import torch
 from services.sentiment import crop, sentences_of
 from tests.conftest import SEEDS
 from wirestream.config import models_dir
+from wirestream.nlp import precision
 from wirestream.nlp.classify import POLARITIES, TextClassifier, marker_positions, rounded, stance_input
 from wirestream.wirefile import read_path
 
@@ -60,10 +61,26 @@ def test_no_inputs_give_no_rows():
     assert tone.probabilities([]).shape == (0, 3)
 
 
-@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
-def test_half_precisions_are_for_a_gpu(precision):
+def test_float16_is_for_a_gpu():
     with pytest.raises(ValueError, match="GPU only"):
-        TextClassifier.load(models_dir() / "wirestream-sentiment", precision=precision)
+        TextClassifier.load(models_dir() / "wirestream-sentiment", precision="float16")
+
+
+def test_bfloat16_is_refused_on_a_cpu_without_bfloat16_instructions(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bfloat16", lambda: False)
+    with pytest.raises(ValueError, match="bfloat16 instructions"):
+        TextClassifier.load(models_dir() / "wirestream-sentiment", precision="bfloat16")
+
+
+@pytest.mark.skipif(not precision.cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions (AVX512-BF16, AMX)")
+def test_bfloat16_on_a_cpu_that_has_it_stays_near_float32():
+    texts = ["Shares rallied after the upbeat results.", "The attack killed 40 soldiers.",
+             "The committee met in Geneva on Monday."]
+    float32 = TextClassifier.load(models_dir() / "wirestream-sentiment")
+    half = TextClassifier.load(models_dir() / "wirestream-sentiment", precision="bfloat16")
+    assert half.model.dtype == torch.bfloat16
+    assert [p.label for p in half(texts)] == [p.label for p in float32(texts)]
+    assert torch.allclose(half.probabilities(texts), float32.probabilities(texts), atol=0.03)
 
 
 def test_rounded_is_pythons_round_on_every_value_halves_included():
