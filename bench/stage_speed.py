@@ -198,7 +198,8 @@ def main() -> None:
     lines = [
         f"# NLP stages against their bare models ({args.name})",
         "",
-        f"{args.articles} BBC articles from `../shared/data/news/bbc`; device {env['device']}; CPU {env['cpu']}, "
+        f"{args.articles} BBC articles from `../shared/data/news/bbc`; device {env['device']}; "
+        f"CPU {env['cpu']} ({env['cpu_capability']}), "
         f"torch {env['torch']}, {env['torch_threads']} threads, {env['allocator']}; commit {env['commit']}; "
         f"medians of {args.repeats} alternating runs. `python -m bench.stage_speed` with "
         f"`--device {args.device} --precision {args.precision} --batch {args.batch} --articles {args.articles}`.",
