@@ -22,7 +22,7 @@ tokenizing :func:`~wirestream.nlp.classify.stance_input` gives.
 ...     single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
 >>> _ = tokenizer.add_special_tokens(["<t>", "</t>"])
 >>> ids, types = TargetEncoder(tokenizer, max_length=64).encode([("Critics blasted Dole.", 16, 20)])[0]
->>> ids.tolist(), types.tolist()
+>>> ids, types
 ([2, 8, 3, 6, 7, 4, 8, 5, 9, 3], [0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
 """
 
@@ -34,11 +34,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from wirestream.nlp.plaintext import PlainEncoder
 
-Encoded = tuple[np.ndarray, np.ndarray]  # one input's token ids and token type ids
+Encoded = tuple[Sequence[int], Sequence[int]]  # one input's token ids and token type ids (plain lists)
 Target = tuple[str, int, int]  # a sentence and the mention's character span in it
 Words = tuple[list[int], Sequence[int], Sequence[int]]  # a text's sub-token ids, their character starts and ends
 
@@ -125,7 +123,7 @@ class TargetEncoder:
             types += [type_id] * len(piece)
         if len(joined) > self.max_length:
             return None  # truncation is the tokenizer's to do
-        return np.asarray(joined, dtype=np.int64), np.asarray(types, dtype=np.int64)
+        return joined, types
 
     def _whole(self, targets: list[Target]) -> list[Encoded]:
         if not targets:

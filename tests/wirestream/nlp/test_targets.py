@@ -57,7 +57,7 @@ def test_shared_ids_are_the_ids_of_each_input_tokenized_whole(tokenizer, max_len
     want = exact(tokenizer, targets, classifier.max_length)
     assert len(got) == len(want)
     for target, (ids, types), (want_ids, want_types) in zip(targets, got, want, strict=True):
-        assert ids.tolist() == want_ids and types.tolist() == want_types, target
+        assert list(ids) == want_ids and list(types) == want_types, target
 
 
 def test_targets_give_the_predictions_of_the_whole_inputs():
@@ -94,7 +94,7 @@ def test_the_tone_model_reads_the_stance_models_ids_as_its_own(max_length):
     shared = words.encode_single(texts, lambda rest: calls.append(rest) or own(rest))
     assert calls == [[SENTENCES[3], "A </t> closing marker alone."]]
     for text, (ids, types), (want_ids, want_types) in zip(texts, shared, own(texts), strict=True):
-        assert ids.tolist() == want_ids.tolist() and types.tolist() == want_types.tolist(), text
+        assert list(ids) == list(want_ids) and list(types) == list(want_types), text
     assert tone(texts, words) == tone(texts)
 
 
