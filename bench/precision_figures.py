@@ -90,9 +90,9 @@ def main() -> None:
     for task in args.tasks.split(","):
         results = {precision: figures(task, precision, settings) for precision in precisions}
         base = results["float32"]
-        record = {"tolerance": TOLERANCE, "device": describe()["device"], "cpu": describe()["cpu"],
-                  "cpu_capability": describe()["cpu_capability"],
-                  "commit": describe()["commit"], "figures": results,
+        env = describe()
+        record = {"tolerance": TOLERANCE, "device": env["device"], "cpu": env["cpu"],
+                  "cpu_capability": env["cpu_capability"], "commit": env["commit"], "figures": results,
                   "offered": [p for p in precisions if offered(base, results[p])]}
         (models_dir() / MODELS[task] / "precision.json").write_text(json.dumps(record, indent=2) + "\n")
         write_precision_section(models_dir() / MODELS[task])

@@ -169,7 +169,7 @@ class TextClassifier:
     ) -> None:
         self.device = resolve_device(device)
         self.precision = resolved(precision, self.device)
-        self.model = with_precision(model, precision, self.device)
+        self.model = with_precision(model, self.precision, self.device)
         self.tokenizer = tokenizer
         self.max_length = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))
         self.max_tokens = max(max_tokens, self.max_length)
@@ -187,7 +187,8 @@ class TextClassifier:
     def load(cls, path: str | Path, *, threads: int | None = None, **options: Any) -> TextClassifier:
         model, tokenizer = load_pretrained("sequence", path, threads)
         if "precision" in options:
-            options["precision"] = offered_precision(path, options["precision"], options.get("device", "cpu"))
+            options["precision"] = offered_precision(path, options["precision"],
+                                                   resolve_device(options.get("device", "cpu")))
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:

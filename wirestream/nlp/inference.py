@@ -182,7 +182,7 @@ class TokenClassifier:
             raise ValueError(f"overlap {overlap} must be smaller than the window {window} minus 3")
         self.device = resolve_device(device)
         self.precision = resolved(precision, self.device)
-        self.model = with_precision(model, precision, self.device)
+        self.model = with_precision(model, self.precision, self.device)
         self.tokenizer = tokenizer
         backend = getattr(tokenizer, "backend_tokenizer", None)
         self.encoder = (PlainEncoder(backend) if backend is not None and backend.truncation is None
@@ -209,7 +209,8 @@ class TokenClassifier:
         """Load a local directory or Hugging Face model id once; ``threads`` sets torch's CPU threads."""
         model, tokenizer = load_pretrained("token", path, threads)
         if "precision" in options:
-            options["precision"] = offered_precision(path, options["precision"], options.get("device", "cpu"))
+            options["precision"] = offered_precision(path, options["precision"],
+                                                   resolve_device(options.get("device", "cpu")))
         return cls(model, tokenizer, name=str(path), **options)
 
     def warm_up(self) -> None:

@@ -55,8 +55,8 @@ _FLOATS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 
 def with_precision(model: Any, precision: str, device: torch.device) -> Any:
-    """``model`` on ``device`` in ``precision`` (``fast``: see :func:`resolved`), in eval mode."""
-    precision = resolved(precision, device)
+    """``model`` on ``device`` in ``precision`` (one of :data:`PRECISIONS`: ``fast`` is :func:`resolved` first), in
+    eval mode."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: one of {', '.join(PRECISIONS)}")
     if precision == "int8":
@@ -104,7 +104,7 @@ def _kept_in_float32(name: str, kept: tuple[str, ...] = DEFAULT_FLOAT32) -> bool
         "classifier", "score", "head", "pre_classifier"}
 
 
-def resolved(precision: str, device: str | torch.device) -> str:
+def resolved(precision: str, device: torch.device) -> str:
     """``precision``, with ``fast`` read as the first of :func:`fast_candidates` (a model without a card)."""
     return fast_candidates(device)[0] if precision == FAST else precision
 
@@ -117,10 +117,7 @@ def fast_candidates(device: str | torch.device) -> tuple[str, ...]:
     >>> fast_candidates("cuda")
     ('bfloat16',)
     """
-    if str(device) == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    where = torch.device(device)
-    if where.type != "cpu":
+    if torch.device(device).type != "cpu":
         return ("bfloat16",)
     return ("bfloat16", "int8") if cpu_has_bfloat16() else ("int8",)
 
